@@ -1,0 +1,181 @@
+// Static config checks.
+#include "source/config/validate.h"
+
+#include <arpa/inet.h>
+
+#include <set>
+
+#include "source/config/duration.h"
+
+namespace wsproxy::config {
+namespace {
+
+using v1::Bootstrap;
+
+bool is_ip_literal(const std::string& address) {
+  unsigned char buf[16];
+  return inet_pton(AF_INET, address.c_str(), buf) == 1 || inet_pton(AF_INET6, address.c_str(), buf) == 1;
+}
+
+void check_name(const FieldScope& scope, const std::string& name, std::set<std::string>& seen,
+                const char* what) {
+  if (name.empty()) {
+    scope.error("name", std::string("a ") + what + " needs a name");
+  } else if (!is_valid_name(name)) {
+    scope.error("name", "\"" + name + "\" is not a valid name: use 1 to 64 letters, digits, '_', '-', '.'");
+  } else if (!seen.insert(name).second) {
+    scope.error("name", std::string("another ") + what + " is already named \"" + name + "\"");
+  }
+}
+
+void check_duration(const FieldScope& scope, const char* field, bool present,
+                    const google::protobuf::Duration& d, bool zero_allowed) {
+  if (!present) return;
+  if (!is_valid_non_negative(d)) {
+    scope.error(field, "must be a non-negative duration (seconds >= 0, 0 <= nanos < 1e9)");
+  } else if (!zero_allowed && d.seconds() == 0 && d.nanos() < 1000000) {
+    scope.error(field, "must be at least 1 ms");
+  }
+}
+
+void check_listen_address(const FieldScope& scope, bool present, const v1::SocketAddress& address) {
+  if (!present) {
+    scope.error("address", "an address is required");
+    return;
+  }
+  auto a = scope.child("address");
+  if (!is_ip_literal(address.address())) {
+    a.error("address", "\"" + address.address() + "\" is not an IP address (for example 127.0.0.1 or ::1)");
+  }
+  if (address.port() > 65535) a.error("port", "must be at most 65535");
+}
+
+void check_tls_versions(const FieldScope& scope, v1::TlsVersion min, v1::TlsVersion max) {
+  if (min != v1::TLS_VERSION_UNSPECIFIED && max != v1::TLS_VERSION_UNSPECIFIED && min > max) {
+    scope.error("max_version", "is older than min_version");
+  }
+}
+
+void check_listener(const FieldScope& scope, const v1::Listener& listener,
+                    const std::set<std::string>& cluster_names) {
+  check_listen_address(scope, listener.has_address(), listener.address());
+  if (listener.has_tls()) {
+    auto tls = scope.child("tls");
+    if (listener.tls().certificates_size() == 0) {
+      tls.error("certificates", "a TLS listener needs a certificate");
+    } else if (listener.tls().certificates_size() > 1) {
+      tls.error("certificates", "only one certificate per listener is supported");
+    }
+    for (int i = 0; i < listener.tls().certificates_size(); ++i) {
+      const auto& cert = listener.tls().certificates(i);
+      auto c = tls.child("certificates", i);
+      if (cert.certificate_chain_file().empty()) c.error("certificate_chain_file", "is required");
+      if (cert.private_key_file().empty()) c.error("private_key_file", "is required");
+    }
+    check_tls_versions(tls, listener.tls().min_version(), listener.tls().max_version());
+  }
+  for (int i = 0; i < listener.filter_chains_size(); ++i) {
+    auto chain = scope.child("filter_chains", i);
+    const auto& filters = listener.filter_chains(i).filters();
+    for (int j = 0; j < filters.size(); ++j) {
+      auto filter = chain.child("filters", j);
+      if (!filters[j].has_typed_config()) {
+        filter.error("typed_config", "is required: it selects and configures the filter");
+      } else {
+        filter.error("typed_config", "no filter is built in for type \"" +
+                                         filters[j].typed_config().type_url() + "\"");
+      }
+    }
+  }
+  if (listener.routes_size() == 0) {
+    scope.error("routes", "a listener needs at least one route");
+  }
+  for (int i = 0; i < listener.routes_size(); ++i) {
+    const auto& route = listener.routes(i);
+    auto r = scope.child("routes", i);
+    if (route.path_prefix().empty() || route.path_prefix()[0] != '/') {
+      r.error("path_prefix", "must start with '/'");
+    }
+    if (route.cluster().empty()) {
+      r.error("cluster", "is required");
+    } else if (cluster_names.count(route.cluster()) == 0) {
+      r.error("cluster", "no cluster is named \"" + route.cluster() + "\"");
+    }
+  }
+  if (listener.has_timeouts()) {
+    auto t = scope.child("timeouts");
+    check_duration(t, "handshake_timeout", listener.timeouts().has_handshake_timeout(),
+                   listener.timeouts().handshake_timeout(), false);
+    check_duration(t, "idle_timeout", listener.timeouts().has_idle_timeout(),
+                   listener.timeouts().idle_timeout(), true);
+  }
+  if (listener.has_limits()) {
+    auto l = scope.child("limits");
+    const auto& limits = listener.limits();
+    if (limits.has_max_connections() && limits.max_connections() == 0) {
+      l.error("max_connections", "must be at least 1");
+    }
+    if (limits.has_max_request_header_bytes() &&
+        (limits.max_request_header_bytes() < 512 || limits.max_request_header_bytes() > 1048576)) {
+      l.error("max_request_header_bytes", "must be between 512 and 1048576");
+    }
+  }
+}
+
+void check_cluster(const FieldScope& scope, const v1::Cluster& cluster) {
+  for (int i = 0; i < cluster.endpoints_size(); ++i) {
+    const auto& endpoint = cluster.endpoints(i);
+    auto e = scope.child("endpoints", i);
+    if (endpoint.address().empty()) e.error("address", "is required");
+    if (endpoint.port() == 0 || endpoint.port() > 65535) e.error("port", "must be between 1 and 65535");
+  }
+  check_duration(scope, "connect_timeout", cluster.has_connect_timeout(), cluster.connect_timeout(), false);
+  if (cluster.has_tls()) check_tls_versions(scope.child("tls"), cluster.tls().min_version(), v1::TLS_VERSION_UNSPECIFIED);
+}
+
+}  // namespace
+
+bool is_valid_name(const std::string& name) {
+  if (name.empty() || name.size() > 64) return false;
+  for (char c : name) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+              c == '-' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void validate(const LoadedConfig& config, ErrorList& errors) {
+  const Bootstrap& bootstrap = config.bootstrap;
+  FieldScope root = config.root(errors);
+
+  std::set<std::string> cluster_names;
+  for (int i = 0; i < bootstrap.clusters_size(); ++i) {
+    auto scope = root.child("clusters", i);
+    check_name(scope, bootstrap.clusters(i).name(), cluster_names, "cluster");
+    check_cluster(scope, bootstrap.clusters(i));
+  }
+
+  std::set<std::string> listener_names;
+  std::set<std::pair<std::string, uint32_t>> addresses;
+  for (int i = 0; i < bootstrap.listeners_size(); ++i) {
+    const auto& listener = bootstrap.listeners(i);
+    auto scope = root.child("listeners", i);
+    check_name(scope, listener.name(), listener_names, "listener");
+    check_listener(scope, listener, cluster_names);
+    const auto& a = listener.address();
+    if (listener.has_address() && a.port() != 0 && !addresses.insert({a.address(), a.port()}).second) {
+      scope.error("address", "another listener already uses " + a.address() + ":" + std::to_string(a.port()));
+    }
+  }
+
+  if (bootstrap.has_admin() && bootstrap.admin().has_address()) {
+    check_listen_address(root.child("admin"), true, bootstrap.admin().address());
+  }
+  if (bootstrap.has_limits() && bootstrap.limits().has_max_connections() &&
+      bootstrap.limits().max_connections() == 0) {
+    root.child("limits").error("max_connections", "must be at least 1");
+  }
+}
+
+}  // namespace wsproxy::config

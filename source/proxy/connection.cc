@@ -1,0 +1,390 @@
+// The per-connection state machine.
+#include "source/proxy/connection.h"
+
+#include "source/common/log.h"
+#include "source/http/read_head.h"
+#include "source/http/response.h"
+#include "source/http/upgrade.h"
+#include "source/network/stream_ops.h"
+
+namespace wsproxy::proxy {
+namespace {
+
+using std::chrono::milliseconds;
+
+// An upstream's answer to the upgrade may be at most this large.
+constexpr std::size_t kMaxResponseHeadBytes = 16384;
+// Time to write an error answer and let the client read it.
+constexpr milliseconds kRejectTimeout{5000};
+// After one side half-closes, the other has this long to finish (the
+// WebSocket close handshake takes a round trip).
+constexpr milliseconds kHalfCloseDrain{10000};
+// At most this much is read and dropped after an error answer, so the
+// client sees the answer instead of a reset.
+constexpr std::size_t kMaxLingerBytes = 1 << 20;
+
+std::string seconds_text(milliseconds d) {
+  if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + " s";
+  return std::to_string(d.count()) + " ms";
+}
+
+const char* side_name(Side side) { return side == Side::client ? "client" : "upstream"; }
+
+}  // namespace
+
+ProxyConnection::ProxyConnection(WorkerContext& worker, std::shared_ptr<const ListenerConfig> listener,
+                                 boost::asio::ip::tcp::socket socket)
+    : worker_(worker),
+      listener_(std::move(listener)),
+      timer_(worker.io),
+      accepted_at_(std::chrono::steady_clock::now()) {
+  boost::system::error_code ec;
+  auto remote = socket.remote_endpoint(ec);
+  if (!ec) {
+    client_ip_ = remote.address().to_string();
+    client_address_ = remote.address().is_v6() ? "[" + client_ip_ + "]:" + std::to_string(remote.port())
+                                               : client_ip_ + ":" + std::to_string(remote.port());
+  }
+  client_ = std::make_unique<network::Stream>(std::move(socket), listener_->tls ? listener_->tls->new_session() : nullptr);
+}
+
+ProxyConnection::~ProxyConnection() = default;
+
+void ProxyConnection::start() {
+  ListenerStats& stats = *listener_->stats;
+  stats.cx_total.inc();
+  worker_.connections.push_back(*this);
+  if (stats.cx_active.try_inc_below(listener_->max_connections)) {
+    if (worker_.limits.active.try_inc_below(worker_.limits.max_connections.load(std::memory_order_relaxed))) {
+      counted_ = true;
+    } else {
+      stats.cx_active.sub(1);
+      worker_.limits.overflow.inc();
+    }
+  }
+  if (!counted_) {
+    // Still read the request, so the client gets a 503 it can understand.
+    over_limit_ = true;
+    stats.cx_overflow.inc();
+  }
+  if (client_address_.empty()) return finish("client", "disconnected before the connection was set up");
+  if (listener_->tls && client_->ssl() == nullptr) return finish("proxy", "cannot create a TLS session");
+  arm_timer(listener_->handshake_timeout);
+  if (!client_->is_tls()) return read_request();
+  network::async_handshake(*client_, [self = shared_from_this()](bool ok) { self->on_client_tls(ok); });
+}
+
+void ProxyConnection::terminate(std::string_view reason) { finish("proxy", std::string(reason)); }
+
+void ProxyConnection::on_client_tls(bool ok) {
+  if (phase_ != Phase::tls_handshake) return;
+  if (!ok) {
+    listener_->stats->cx_tls_handshake_error.inc();
+    log::info("listener " + listener_->name + ": " + client_address_ + ": TLS handshake failed: " + client_->error_text());
+    return finish("client", "TLS handshake failed: " + client_->error_text());
+  }
+  read_request();
+}
+
+void ProxyConnection::read_request() {
+  phase_ = Phase::reading_request;
+  in_.reserve(1024);
+  http::async_read_head(*client_, in_, listener_->max_request_header_bytes,
+                        [self = shared_from_this()](http::ReadHeadResult r) {
+                          if (self->phase_ != Phase::reading_request) return;
+                          switch (r.status) {
+                            case http::ReadHeadStatus::complete:
+                              return self->on_request_head(r.head_size);
+                            case http::ReadHeadStatus::too_large:
+                              return self->reject(431, "the request head is larger than " +
+                                                           std::to_string(self->listener_->max_request_header_bytes) +
+                                                           " bytes");
+                            case http::ReadHeadStatus::eof:
+                              return self->finish("client", self->in_.empty() ? "closed before sending a request"
+                                                                              : "closed in the middle of the request");
+                            case http::ReadHeadStatus::error:
+                              return self->finish("client", "read failed: " + self->client_->error_text());
+                            case http::ReadHeadStatus::aborted:
+                              return;
+                          }
+                        });
+}
+
+void ProxyConnection::on_request_head(std::size_t head_size) {
+  handshake_bytes_in_ = in_.size();
+  http::ParseProblem problem;
+  request_ = http::parse_request_head(std::string_view(in_).substr(0, head_size), problem);
+  if (!request_) {
+    return reject(problem.error == http::ParseError::too_many_headers ? 431 : 400, problem.detail);
+  }
+  method_ = request_->method.substr(0, 16);
+  path_ = std::string(http::target_path(request_->target));
+  if (auto rejection = http::check_upgrade_request(*request_)) {
+    return reject(rejection->status, std::move(rejection->message), std::move(rejection->headers));
+  }
+  route_ = listener_->route_for(path_);
+  if (route_ == nullptr) return reject(404, "no route for this path");
+  if (over_limit_) return reject(503, "too many connections");
+  endpoint_ = cluster().pick();
+  if (endpoint_ == nullptr) {
+    cluster().stats().cx_none_available.inc();
+    return reject(503, "no upstream endpoint is available for this path");
+  }
+  // Bytes the client sent after its head follow the request upstream.
+  http::Forwarding forwarding{client_ip_, client_->is_tls()};
+  out_ = http::upstream_request(*request_, forwarding);
+  out_.append(in_, head_size, std::string::npos);
+  std::string().swap(in_);
+  connect_upstream();
+}
+
+void ProxyConnection::connect_upstream() {
+  phase_ = Phase::connecting;
+  arm_timer(cluster().connect_timeout());
+  cluster().stats().cx_total.inc();
+  cluster().stats().cx_active.add(1);
+  upstream_counted_ = true;
+  connecting_.emplace(worker_.io);
+  connecting_->async_connect(endpoint_->address, [self = shared_from_this()](const boost::system::error_code& ec) {
+    self->on_upstream_connected(ec);
+  });
+}
+
+void ProxyConnection::on_upstream_connected(const boost::system::error_code& ec) {
+  if (phase_ != Phase::connecting || ec == boost::asio::error::operation_aborted) return;
+  if (ec) {
+    cluster().stats().cx_connect_fail.inc();
+    return reject(502, "cannot connect to upstream " + endpoint_->display + ": " + ec.message());
+  }
+  const network::TlsClientContext* tls = cluster().tls();
+  upstream_ = std::make_unique<network::Stream>(std::move(*connecting_), tls ? tls->new_session(endpoint_->host) : nullptr);
+  connecting_.reset();
+  if (tls == nullptr) return send_upstream_request();
+  phase_ = Phase::upstream_tls;
+  network::async_handshake(*upstream_, [self = shared_from_this()](bool ok) {
+    if (self->phase_ != Phase::upstream_tls) return;
+    if (!ok) {
+      self->cluster().stats().cx_tls_error.inc();
+      return self->reject(502, "TLS handshake with upstream " + self->endpoint_->display +
+                                   " failed: " + self->upstream_->error_text());
+    }
+    self->send_upstream_request();
+  });
+}
+
+void ProxyConnection::send_upstream_request() {
+  phase_ = Phase::sending_request;
+  network::async_write_all(*upstream_, out_.data(), out_.size(), [self = shared_from_this()](bool ok) {
+    if (self->phase_ != Phase::sending_request) return;
+    if (!ok) {
+      return self->reject(502, "cannot send the request to upstream " + self->endpoint_->display + ": " +
+                                   self->upstream_->error_text());
+    }
+    std::string().swap(self->out_);
+    self->read_upstream_response();
+  });
+}
+
+void ProxyConnection::read_upstream_response() {
+  phase_ = Phase::reading_response;
+  http::async_read_head(*upstream_, in_, kMaxResponseHeadBytes, [self = shared_from_this()](http::ReadHeadResult r) {
+    if (self->phase_ != Phase::reading_response) return;
+    const std::string& upstream = self->endpoint_->display;
+    switch (r.status) {
+      case http::ReadHeadStatus::complete:
+        return self->on_upstream_response(r.head_size);
+      case http::ReadHeadStatus::too_large:
+        self->cluster().stats().handshake_rejected.inc();
+        return self->reject(502, "upstream " + upstream + " sent a response head larger than " +
+                                     std::to_string(kMaxResponseHeadBytes) + " bytes");
+      case http::ReadHeadStatus::eof:
+        self->cluster().stats().handshake_rejected.inc();
+        return self->reject(502, "upstream " + upstream + " closed the connection without answering");
+      case http::ReadHeadStatus::error:
+        return self->reject(502, "cannot read from upstream " + upstream + ": " + self->upstream_->error_text());
+      case http::ReadHeadStatus::aborted:
+        return;
+    }
+  });
+}
+
+void ProxyConnection::on_upstream_response(std::size_t head_size) {
+  http::ParseProblem problem;
+  auto response = http::parse_response_head(std::string_view(in_).substr(0, head_size), problem);
+  std::optional<std::string> invalid;
+  if (!response) {
+    invalid = "upstream " + endpoint_->display + " sent an invalid response: " + problem.detail;
+  } else if (auto why = http::check_upgrade_response(*response, *request_)) {
+    invalid = "upstream " + endpoint_->display + " refused the WebSocket handshake: " + *why;
+  }
+  if (invalid) {
+    cluster().stats().handshake_rejected.inc();
+    return reject(502, std::move(*invalid));
+  }
+  // Bytes the upstream sent after its 101 follow it to the client.
+  std::string to_client = http::downstream_response(*response);
+  to_client.append(in_, head_size, std::string::npos);
+  std::string().swap(in_);
+  request_.reset();
+  start_tunnel(std::move(to_client));
+}
+
+void ProxyConnection::start_tunnel(std::string to_client) {
+  phase_ = Phase::relaying;
+  status_ = 101;
+  handshake_bytes_out_ = to_client.size();
+  listener_->stats->responses(101).inc();
+  ListenerStats& ls = *listener_->stats;
+  upstream::ClusterStats& cs = cluster().stats();
+  tunnel_ = std::make_unique<Tunnel>(*client_, *upstream_, worker_.buffers, static_cast<Tunnel::Observer&>(*this),
+                                     Tunnel::Counters{&ls.rx_bytes, &cs.tx_bytes},
+                                     Tunnel::Counters{&ls.tx_bytes, &cs.rx_bytes});
+  if (listener_->idle_timeout.count() > 0) {
+    arm_timer(listener_->idle_timeout);
+  } else {
+    timer_.cancel();
+  }
+  tunnel_->start(shared_from_this(), std::move(to_client));
+}
+
+void ProxyConnection::on_end_of_stream(Side from) {
+  if (phase_ != Phase::relaying) return;
+  if (first_end_) return finish(side_name(*first_end_), "end of stream");
+  first_end_ = from;
+  arm_timer(kHalfCloseDrain);
+}
+
+void ProxyConnection::on_stream_error(Side side, const std::string& error) {
+  finish(side_name(side), error.empty() ? "connection failed" : error);
+}
+
+void ProxyConnection::reject(int status, std::string message, std::vector<http::Header> headers) {
+  if (phase_ == Phase::closed || phase_ == Phase::rejecting) return;
+  close_upstream();
+  status_ = status;
+  listener_->stats->responses(status).inc();
+  std::string line = "listener " + listener_->name + ": " + describe() + " -> " + std::to_string(status) + ": " + message;
+  status >= 500 ? log::warn(line) : log::info(line);
+  closed_by_ = "proxy";
+  reason_ = std::move(message);
+  phase_ = Phase::rejecting;
+  out_ = http::error_response(status, reason_, headers);
+  handshake_bytes_out_ = out_.size();
+  arm_timer(kRejectTimeout);
+  network::async_write_all(*client_, out_.data(), out_.size(), [self = shared_from_this()](bool ok) {
+    if (self->phase_ != Phase::rejecting) return;
+    if (!ok) return self->finish("proxy", self->reason_);
+    self->client_->shutdown_write();
+    self->linger();
+  });
+}
+
+void ProxyConnection::linger() {
+  char discard[4096];
+  for (;;) {
+    network::IoResult r = client_->read_some(discard, sizeof(discard));
+    if (r.status == network::Io::done && (lingered_bytes_ += r.bytes) < kMaxLingerBytes) continue;
+    if (r.status == network::Io::want_read || r.status == network::Io::want_write) {
+      client_->async_wait(r.status, [self = shared_from_this()](const boost::system::error_code& ec) {
+        if (!ec && self->phase_ == Phase::rejecting) self->linger();
+      });
+      return;
+    }
+    return finish("proxy", reason_);
+  }
+}
+
+void ProxyConnection::finish(std::string_view closed_by, std::string reason) {
+  if (phase_ == Phase::closed) return;
+  if (phase_ != Phase::rejecting || closed_by_.empty()) {
+    closed_by_ = std::string(closed_by);
+    reason_ = std::move(reason);
+  }
+  phase_ = Phase::closed;
+  timer_.cancel();
+  if (tunnel_) tunnel_->stop();
+  client_->close();
+  close_upstream();
+  if (counted_) {
+    listener_->stats->cx_active.sub(1);
+    worker_.limits.active.sub(1);
+  }
+  AccessLogEntry entry;
+  entry.listener = listener_->name;
+  entry.client = client_address_;
+  entry.method = method_;
+  entry.path = path_;
+  if (route_ != nullptr) entry.cluster = cluster().name();
+  if (endpoint_ != nullptr) entry.upstream = endpoint_->display;
+  entry.status = status_;
+  entry.duration_ms =
+      std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - accepted_at_).count();
+  entry.bytes_from_client = handshake_bytes_in_ + (tunnel_ ? tunnel_->bytes_from_client() : 0);
+  entry.bytes_to_client = handshake_bytes_out_ + (tunnel_ ? tunnel_->bytes_to_client() : 0);
+  entry.closed_by = closed_by_;
+  entry.reason = reason_;
+  worker_.access_log.write(entry);
+  unlink();
+}
+
+void ProxyConnection::close_upstream() {
+  if (connecting_) {
+    boost::system::error_code ec;
+    connecting_->close(ec);
+  }
+  if (upstream_) upstream_->close();
+  if (upstream_counted_) {
+    cluster().stats().cx_active.sub(1);
+    upstream_counted_ = false;
+  }
+}
+
+void ProxyConnection::arm_timer(milliseconds after) {
+  timer_.expires_after(after);
+  timer_.async_wait([self = shared_from_this(), generation = ++timer_generation_](const boost::system::error_code& ec) {
+    if (!ec && generation == self->timer_generation_) self->on_timeout();
+  });
+}
+
+void ProxyConnection::on_timeout() {
+  switch (phase_) {
+    case Phase::tls_handshake:
+      listener_->stats->cx_handshake_timeout.inc();
+      return finish("proxy", "no TLS handshake within " + seconds_text(listener_->handshake_timeout));
+    case Phase::reading_request:
+      listener_->stats->cx_handshake_timeout.inc();
+      if (in_.empty()) return finish("proxy", "no request within " + seconds_text(listener_->handshake_timeout));
+      return reject(408, "the request did not arrive within " + seconds_text(listener_->handshake_timeout));
+    case Phase::connecting:
+    case Phase::upstream_tls:
+    case Phase::sending_request:
+    case Phase::reading_response:
+      cluster().stats().cx_connect_timeout.inc();
+      return reject(504, "upstream " + endpoint_->display + " did not complete the WebSocket handshake within " +
+                             seconds_text(cluster().connect_timeout()));
+    case Phase::relaying: {
+      if (first_end_) {
+        return finish(side_name(*first_end_), "end of stream; the other side did not close within " +
+                                                  seconds_text(kHalfCloseDrain));
+      }
+      auto idle = std::chrono::steady_clock::now() - tunnel_->last_activity();
+      if (idle < listener_->idle_timeout) {
+        return arm_timer(std::chrono::duration_cast<milliseconds>(listener_->idle_timeout - idle) + milliseconds(1));
+      }
+      listener_->stats->cx_idle_timeout.inc();
+      return finish("proxy", "idle for " + seconds_text(listener_->idle_timeout));
+    }
+    case Phase::rejecting:
+      return finish("proxy", reason_);
+    case Phase::closed:
+      return;
+  }
+}
+
+std::string ProxyConnection::describe() const {
+  std::string out = client_address_;
+  if (!method_.empty()) out += " " + method_ + " " + path_;
+  return out;
+}
+
+}  // namespace wsproxy::proxy

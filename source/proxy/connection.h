@@ -1,0 +1,107 @@
+// One client connection from accept to close: TLS handshake, the upgrade
+// request, routing, the upstream connection and its handshake, then the
+// tunnel; or an HTTP error answer. Lives on one worker thread; pending
+// operations hold it alive through shared_from_this().
+#pragma once
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "source/http/message.h"
+#include "source/network/stream.h"
+#include "source/proxy/listener_config.h"
+#include "source/proxy/tunnel.h"
+#include "source/proxy/worker_context.h"
+
+namespace wsproxy::proxy {
+
+class ProxyConnection : public std::enable_shared_from_this<ProxyConnection>,
+                        public TrackedConnection,
+                        private Tunnel::Observer {
+ public:
+  ProxyConnection(WorkerContext& worker, std::shared_ptr<const ListenerConfig> listener,
+                  boost::asio::ip::tcp::socket socket);
+  ~ProxyConnection() override;
+
+  void start();
+  void terminate(std::string_view reason) override;
+
+ private:
+  enum class Phase {
+    tls_handshake,
+    reading_request,
+    connecting,
+    upstream_tls,
+    sending_request,
+    reading_response,
+    relaying,
+    rejecting,
+    closed,
+  };
+
+  void on_client_tls(bool ok);
+  void read_request();
+  void on_request_head(std::size_t head_size);
+  void connect_upstream();
+  void on_upstream_connected(const boost::system::error_code& ec);
+  void send_upstream_request();
+  void read_upstream_response();
+  void on_upstream_response(std::size_t head_size);
+  void start_tunnel(std::string response);
+
+  // Answers `status` with `message` as the body, then closes.
+  void reject(int status, std::string message, std::vector<http::Header> headers = {});
+  void linger();
+  void finish(std::string_view closed_by, std::string reason);
+  void close_upstream();
+
+  void arm_timer(std::chrono::milliseconds after);
+  void on_timeout();
+
+  void on_end_of_stream(Side from) override;
+  void on_stream_error(Side side, const std::string& error) override;
+
+  const upstream::Cluster& cluster() const { return *route_->cluster; }
+  std::string describe() const;
+
+  WorkerContext& worker_;
+  std::shared_ptr<const ListenerConfig> listener_;
+  std::unique_ptr<network::Stream> client_;
+  std::optional<boost::asio::ip::tcp::socket> connecting_;
+  std::unique_ptr<network::Stream> upstream_;
+  std::unique_ptr<Tunnel> tunnel_;
+  boost::asio::steady_timer timer_;
+  uint64_t timer_generation_ = 0;
+  Phase phase_ = Phase::tls_handshake;
+  std::chrono::steady_clock::time_point accepted_at_;
+
+  std::string client_ip_;
+  std::string client_address_;  // ip:port
+  std::string in_;   // head being read (request, then response)
+  std::string out_;  // bytes being written during the handshake
+  std::optional<http::RequestHead> request_;
+  std::string method_;
+  std::string path_;
+  const Route* route_ = nullptr;
+  const upstream::Endpoint* endpoint_ = nullptr;
+
+  bool counted_ = false;           // holds a place in the connection limits
+  bool upstream_counted_ = false;  // counted in the cluster's active gauge
+  bool over_limit_ = false;
+  std::optional<Side> first_end_;  // the side that half-closed first
+  std::size_t lingered_bytes_ = 0;
+  uint64_t handshake_bytes_in_ = 0;
+  uint64_t handshake_bytes_out_ = 0;
+  int status_ = 0;
+  std::string closed_by_;
+  std::string reason_;
+};
+
+}  // namespace wsproxy::proxy

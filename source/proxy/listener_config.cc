@@ -1,0 +1,30 @@
+// Listener settings and stats.
+#include "source/proxy/listener_config.h"
+
+namespace wsproxy::proxy {
+
+ListenerStats::ListenerStats(stats::Store& s, const std::string& listener_name)
+    : store(s),
+      prefix("listener." + listener_name + "."),
+      cx_total(s.counter(prefix + "downstream_cx_total")),
+      cx_active(s.gauge(prefix + "downstream_cx_active")),
+      cx_overflow(s.counter(prefix + "downstream_cx_overflow")),
+      cx_tls_handshake_error(s.counter(prefix + "downstream_cx_tls_handshake_error")),
+      cx_handshake_timeout(s.counter(prefix + "downstream_cx_handshake_timeout")),
+      cx_idle_timeout(s.counter(prefix + "downstream_cx_idle_timeout")),
+      cx_accept_error(s.counter(prefix + "downstream_cx_accept_error")),
+      rx_bytes(s.counter(prefix + "downstream_cx_rx_bytes_total")),
+      tx_bytes(s.counter(prefix + "downstream_cx_tx_bytes_total")) {}
+
+stats::Counter& ListenerStats::responses(int status) const {
+  return store.counter(prefix + "downstream_rq_" + std::to_string(status));
+}
+
+const Route* ListenerConfig::route_for(std::string_view path) const {
+  for (const auto& route : routes) {
+    if (path.substr(0, route.path_prefix.size()) == route.path_prefix) return &route;
+  }
+  return nullptr;
+}
+
+}  // namespace wsproxy::proxy

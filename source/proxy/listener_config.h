@@ -1,0 +1,56 @@
+// A listener's settings at run time, built from config and never changed:
+// a connection keeps the ListenerConfig it was accepted with.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "source/network/tls_context.h"
+#include "source/stats/stats.h"
+#include "source/upstream/cluster.h"
+
+namespace wsproxy::proxy {
+
+struct Route {
+  std::string path_prefix;
+  std::shared_ptr<const upstream::Cluster> cluster;
+};
+
+struct ListenerStats {
+  ListenerStats(stats::Store& store, const std::string& listener_name);
+  // downstream_rq_<status>: answers by HTTP status (101 for upgrades).
+  stats::Counter& responses(int status) const;
+
+  stats::Store& store;
+  const std::string prefix;  // "listener.<name>."
+  stats::Counter& cx_total;
+  stats::Gauge& cx_active;
+  stats::Counter& cx_overflow;
+  stats::Counter& cx_tls_handshake_error;
+  stats::Counter& cx_handshake_timeout;
+  stats::Counter& cx_idle_timeout;
+  stats::Counter& cx_accept_error;
+  stats::Counter& rx_bytes;
+  stats::Counter& tx_bytes;
+};
+
+struct ListenerConfig {
+  // The first route whose prefix starts `path`, or null.
+  const Route* route_for(std::string_view path) const;
+
+  std::string name;
+  std::string address;
+  uint16_t port = 0;
+  std::shared_ptr<const network::TlsServerContext> tls;  // null: plain ws://
+  std::vector<Route> routes;
+  std::chrono::milliseconds handshake_timeout{10000};
+  std::chrono::milliseconds idle_timeout{3600000};  // zero: none
+  uint32_t max_connections = 10000;
+  uint32_t max_request_header_bytes = 16384;
+  std::shared_ptr<ListenerStats> stats;
+};
+
+}  // namespace wsproxy::proxy

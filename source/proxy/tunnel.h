@@ -1,0 +1,76 @@
+// Tunnel mode: after the 101, bytes flow both ways unparsed. Each direction
+// reads into one fixed buffer and reads again only when the previous write
+// has completed (backpressure); the buffer comes from the worker's pool only
+// while data is in flight. An end of stream is passed on as a half-close.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "source/network/buffer_pool.h"
+#include "source/network/stream.h"
+#include "source/stats/stats.h"
+
+namespace wsproxy::proxy {
+
+enum class Side { client, upstream };
+
+class Tunnel {
+ public:
+  class Observer {
+   public:
+    virtual ~Observer() = default;
+    // `from` ended its stream cleanly; the other side was sent a half-close.
+    virtual void on_end_of_stream(Side from) = 0;
+    // A read from or write to `side` failed; the tunnel has stopped.
+    virtual void on_stream_error(Side side, const std::string& error) = 0;
+  };
+
+  // The byte counters one direction adds to on every read.
+  struct Counters {
+    stats::Counter* listener;
+    stats::Counter* cluster;
+  };
+
+  Tunnel(network::Stream& client, network::Stream& upstream, network::BufferPool& pool, Observer& observer,
+         Counters from_client, Counters from_upstream);
+  ~Tunnel();
+
+  // Starts both directions. `keep_alive` owns the tunnel's owner and is
+  // held by every pending operation. `to_client` is written first (the 101).
+  void start(std::shared_ptr<void> keep_alive, std::string to_client);
+  // No further reads or writes; pending waits end when the streams close.
+  void stop() { stopped_ = true; }
+
+  std::chrono::steady_clock::time_point last_activity() const { return last_activity_; }
+  uint64_t bytes_from_client() const { return to_upstream_.bytes; }
+  uint64_t bytes_to_client() const { return to_client_.bytes; }
+
+ private:
+  struct Direction {
+    Side from;
+    network::Stream& src;
+    network::Stream& dst;
+    Counters counters;
+    std::unique_ptr<char[]> buffer;
+    std::string initial;         // written before anything is read
+    const char* pending = nullptr;  // unwritten bytes, in buffer or initial
+    std::size_t pending_size = 0;
+    uint64_t bytes = 0;           // read from src
+  };
+
+  void run(Direction& d, std::shared_ptr<void> keep_alive);
+  void wait(Direction& d, network::Stream& stream, network::Io want, std::shared_ptr<void> keep_alive);
+  void release_buffer(Direction& d);
+
+  network::BufferPool& pool_;
+  Observer& observer_;
+  Direction to_upstream_;
+  Direction to_client_;
+  bool stopped_ = false;
+  std::chrono::steady_clock::time_point last_activity_;
+};
+
+}  // namespace wsproxy::proxy

@@ -1,0 +1,70 @@
+// Building runtime objects from config.
+#include "source/server/snapshot.h"
+
+#include <map>
+
+#include "source/config/duration.h"
+#include "source/config/validate.h"
+
+namespace wsproxy::server {
+namespace {
+
+using config::FieldScope;
+
+std::shared_ptr<proxy::ListenerConfig> build_listener(
+    const config::v1::Listener& proto, const config::LoadedConfig& loaded, const FieldScope& scope,
+    const std::map<std::string, std::shared_ptr<const upstream::Cluster>>& clusters, stats::Store& store) {
+  auto listener = std::make_shared<proxy::ListenerConfig>();
+  listener->name = proto.name();
+  listener->address = proto.address().address();
+  listener->port = static_cast<uint16_t>(proto.address().port());
+  bool ok = true;
+  if (proto.has_tls()) {
+    listener->tls = network::TlsServerContext::create(proto.tls(), loaded, scope.child("tls"));
+    ok = listener->tls != nullptr;
+  }
+  for (const auto& route : proto.routes()) {
+    listener->routes.push_back({route.path_prefix(), clusters.at(route.cluster())});
+  }
+  const auto& timeouts = proto.timeouts();
+  if (timeouts.has_handshake_timeout()) {
+    listener->handshake_timeout = config::to_milliseconds(timeouts.handshake_timeout());
+  }
+  if (timeouts.has_idle_timeout()) listener->idle_timeout = config::to_milliseconds(timeouts.idle_timeout());
+  const auto& limits = proto.limits();
+  if (limits.has_max_connections()) listener->max_connections = limits.max_connections();
+  if (limits.has_max_request_header_bytes()) listener->max_request_header_bytes = limits.max_request_header_bytes();
+  listener->stats = std::make_shared<proxy::ListenerStats>(store, listener->name);
+  return ok ? listener : nullptr;
+}
+
+}  // namespace
+
+std::shared_ptr<const Snapshot> build_snapshot(config::LoadedConfig loaded, stats::Store& store,
+                                               config::ErrorList& errors) {
+  config::validate(loaded, errors);
+  if (!errors.empty()) return nullptr;
+
+  auto snapshot = std::make_shared<Snapshot>();
+  const auto& bootstrap = loaded.bootstrap;
+  FieldScope root = loaded.root(errors);
+  std::map<std::string, std::shared_ptr<const upstream::Cluster>> clusters;
+  for (int i = 0; i < bootstrap.clusters_size(); ++i) {
+    auto cluster = upstream::Cluster::create(bootstrap.clusters(i), loaded, root.child("clusters", i), store);
+    if (cluster == nullptr) continue;
+    clusters[cluster->name()] = cluster;
+    snapshot->clusters.push_back(std::move(cluster));
+  }
+  if (!errors.empty()) return nullptr;
+  for (int i = 0; i < bootstrap.listeners_size(); ++i) {
+    auto listener = build_listener(bootstrap.listeners(i), loaded, root.child("listeners", i), clusters, store);
+    if (listener != nullptr) snapshot->listeners.push_back(std::move(listener));
+  }
+  if (!errors.empty()) return nullptr;
+  if (bootstrap.limits().has_max_connections()) snapshot->max_connections = bootstrap.limits().max_connections();
+  snapshot->access_log_path = loaded.resolve_path(bootstrap.access_log().path());
+  snapshot->config = std::move(loaded);
+  return snapshot;
+}
+
+}  // namespace wsproxy::server
