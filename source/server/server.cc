@@ -110,7 +110,7 @@ int run(const Options& options) {
   log::info("wsproxy started: " + std::to_string(snapshot->listeners.size()) + " listener(s), " +
             std::to_string(snapshot->clusters.size()) + " cluster(s), " + std::to_string(workers.size()) +
             " worker(s), at most " + std::to_string(limits.max_connections.load()) + " connections");
-  main_io.run_one();
+  main_io.run();  // returns once the signal handler has run
   for (auto& worker : workers) worker->join();
   log::info("wsproxy stopped");
   return 0;

@@ -1,0 +1,412 @@
+"""Shared pieces of wsproxy's integration tests.
+
+Tests start the real wsproxy binary on 127.0.0.1 and talk to it with
+independent clients (python3-websockets, node's ws, openssl). Ports come
+from the kernel: wsproxy listeners use port 0 and the harness reads the
+bound port from wsproxy's start-up log line; upstreams bind port 0 too.
+Readiness is polled with bounded waits, never assumed after a sleep.
+
+Run a test file directly (it is its own Bazel sh_test):
+    /usr/bin/python3 test/integration/proxy_test.py <path to wsproxy>
+"""
+
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import xml.etree.ElementTree as ET
+
+import logging
+
+import websockets
+
+# IsolatedAsyncioTestCase runs loops in debug mode, which logs every slow
+# callback (building a 1 MiB payload is one); only real problems matter here.
+logging.getLogger("asyncio").setLevel(logging.ERROR)
+
+WSPROXY = None  # path of the binary, set by main()
+START_TIMEOUT = 30.0  # seconds to wait for wsproxy to listen
+LISTENING = re.compile(r'listener "([^"]+)" listening on ([0-9.]+):(\d+)')
+
+
+def tmpdir():
+    base = os.environ.get("TEST_TMPDIR") or tempfile.gettempdir()
+    return tempfile.mkdtemp(dir=base)
+
+
+def wait_until(predicate, timeout, what, interval=0.02):
+    """Polls predicate() until it returns a true value; fails after timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+async def async_wait_until(predicate, timeout, what, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+def closed_port():
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------- certificates
+
+class Certs:
+    """A test CA, a server certificate for localhost/127.0.0.1 signed by it,
+    and an unrelated CA, made with the openssl command line."""
+
+    def __init__(self, directory=None):
+        self.dir = directory or tmpdir()
+        self.ca_cert, self.ca_key = self._ca("ca")
+        self.other_ca_cert, self.other_ca_key = self._ca("other-ca")
+        self.server_cert, self.server_key = self.issue("server", "localhost", ["DNS:localhost", "IP:127.0.0.1"])
+
+    def _run(self, *args):
+        subprocess.run(["/usr/bin/openssl", *args], check=True, capture_output=True)
+
+    def _ca(self, name):
+        cert, key = os.path.join(self.dir, name + ".pem"), os.path.join(self.dir, name + "-key.pem")
+        self._run("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                  "-keyout", key, "-out", cert, "-days", "2", "-subj", f"/CN=wsproxy test {name}",
+                  "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign")
+        return cert, key
+
+    def issue(self, name, common_name, sans, ca=None, days=2):
+        ca_cert, ca_key = ca or (self.ca_cert, self.ca_key)
+        cert, key = os.path.join(self.dir, name + ".pem"), os.path.join(self.dir, name + "-key.pem")
+        csr = os.path.join(self.dir, name + ".csr")
+        ext = os.path.join(self.dir, name + ".ext")
+        with open(ext, "w") as f:
+            f.write("subjectAltName=" + ",".join(sans) + "\n")
+        self._run("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                  "-keyout", key, "-out", csr, "-subj", f"/CN={common_name}")
+        self._run("x509", "-req", "-in", csr, "-CA", ca_cert, "-CAkey", ca_key, "-CAcreateserial",
+                  "-out", cert, "-days", str(days), "-extfile", ext)
+        return cert, key
+
+    def client_context(self, ca=None, **versions):
+        ctx = ssl.create_default_context(cafile=ca or self.ca_cert)
+        for attr, value in versions.items():
+            setattr(ctx, attr, value)
+        return ctx
+
+    def server_context(self):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.server_cert, self.server_key)
+        return ctx
+
+
+_certs = None
+
+
+def certs():
+    """One set of certificates per test process."""
+    global _certs
+    if _certs is None:
+        _certs = Certs()
+    return _certs
+
+
+# ---------------------------------------------------------------- config text
+
+def listener(name="public", routes=(("/", "echo"),), tls=None, extra=""):
+    route_text = "".join(f'  routes {{ path_prefix: "{p}" cluster: "{c}" }}\n' for p, c in routes)
+    tls_text = ""
+    if tls:
+        tls_text = (f'  tls {{ certificates {{ certificate_chain_file: "{tls[0]}" '
+                    f'private_key_file: "{tls[1]}" }} {tls[2] if len(tls) > 2 else ""} }}\n')
+    return (f'listeners {{\n  name: "{name}"\n  address {{ address: "127.0.0.1" port: 0 }}\n'
+            f'{tls_text}{route_text}{extra}}}\n')
+
+
+def cluster(name="echo", port=None, ports=None, tls=None, extra=""):
+    ports = ports if ports is not None else [port]
+    endpoints = "".join(f'  endpoints {{ address: "127.0.0.1" port: {p} }}\n' for p in ports)
+    tls_text = f"  tls {{ {tls} }}\n" if tls else ""
+    return f'clusters {{\n  name: "{name}"\n{endpoints}{tls_text}{extra}}}\n'
+
+
+# ---------------------------------------------------------------- wsproxy
+
+class Proxy:
+    """A running wsproxy on a config written to a temporary file."""
+
+    def __init__(self, config_text, concurrency=2, args=()):
+        self.dir = tmpdir()
+        self.config_path = os.path.join(self.dir, "wsproxy.textproto")
+        self.access_log_path = os.path.join(self.dir, "access.log")
+        self.log_path = os.path.join(self.dir, "wsproxy.log")
+        with open(self.config_path, "w") as f:
+            f.write(config_text)
+            f.write(f'access_log {{ path: "{self.access_log_path}" }}\n')
+        self.ports = {}
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [WSPROXY, "--config", self.config_path, "--concurrency", str(concurrency), *args],
+            stdout=subprocess.DEVNULL, stderr=self._log, preexec_fn=_die_with_parent)
+        expected = config_text.count("listeners {")
+        try:
+            wait_until(lambda: self._listening(expected), START_TIMEOUT, "wsproxy to listen")
+        except Exception:
+            self.stop()
+            raise
+
+    def _listening(self, expected):
+        if self.process.poll() is not None:
+            raise AssertionError(f"wsproxy exited with {self.process.returncode}:\n{self.log()}")
+        for name, _, port in LISTENING.findall(self.log()):
+            self.ports[name] = int(port)
+        return len(self.ports) >= expected and "wsproxy started" in self.log()
+
+    def url(self, path="/", listener="public", scheme="ws"):
+        return f"{scheme}://127.0.0.1:{self.ports[listener]}{path}"
+
+    def port(self, listener="public"):
+        return self.ports[listener]
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def access_log(self):
+        if not os.path.exists(self.access_log_path):
+            return []
+        with open(self.access_log_path) as f:
+            return [json.loads(line) for line in f if line.strip()]
+
+    async def wait_access_log(self, predicate, timeout=10.0):
+        """The first access-log entry matching predicate, waiting for it."""
+        return await async_wait_until(lambda: next((e for e in self.access_log() if predicate(e)), None),
+                                      timeout, "an access-log entry")
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
+
+
+def _die_with_parent():
+    """In a child: receive SIGTERM when the test process dies, so no wsproxy
+    outlives a crashed or killed test."""
+    import ctypes
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def run_wsproxy(*args, timeout=30):
+    """Runs wsproxy to completion (for --validate and start-up failures)."""
+    return subprocess.run([WSPROXY, *args], capture_output=True, text=True, timeout=timeout)
+
+
+# ---------------------------------------------------------------- upstreams
+
+class EchoUpstream:
+    """A python3-websockets server on 127.0.0.1 that echoes every message and
+    records each upgrade request's headers and each connection's close."""
+
+    def __init__(self, ssl_context=None, subprotocols=None, compression="deflate", on_connect=None):
+        self.ssl_context = ssl_context
+        self.subprotocols = subprotocols
+        self.compression = compression
+        self.on_connect = on_connect
+        self.requests = []  # (path, headers) per connection
+        self.closes = []    # (code, reason) per ended connection
+        self.server = None
+
+    async def __aenter__(self):
+        self.server = await websockets.serve(
+            self._handle, "127.0.0.1", 0, ssl=self.ssl_context, subprotocols=self.subprotocols,
+            compression=self.compression, max_size=None, ping_interval=None)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc):
+        self.server.close()
+        await self.server.wait_closed()
+
+    async def _handle(self, ws):
+        self.requests.append((ws.path, ws.request_headers))
+        try:
+            if self.on_connect:
+                await self.on_connect(ws)
+            async for message in ws:
+                await ws.send(message)
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self.closes.append((ws.close_code, ws.close_reason))
+
+
+class SilentUpstream:
+    """Accepts TCP connections and never answers (for connect timeouts), or
+    answers with fixed bytes after reading the request head."""
+
+    def __init__(self, answer=None):
+        self.answer = answer
+        self.connections = 0
+
+    async def __aenter__(self):
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc):
+        self.server.close()
+
+    async def _handle(self, reader, writer):
+        self.connections += 1
+        try:
+            await reader.readuntil(b"\r\n\r\n")
+            if self.answer is not None:
+                writer.write(self.answer)
+                await writer.drain()
+                writer.close()
+                return
+            await reader.read()  # until the proxy gives up
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+# ---------------------------------------------------------------- raw HTTP
+
+def upgrade_request(path="/", host="example.test", extra=(), key="dGhlIHNhbXBsZSBub25jZQ==", version="13"):
+    lines = [f"GET {path} HTTP/1.1", f"Host: {host}", "Upgrade: websocket", "Connection: Upgrade",
+             f"Sec-WebSocket-Key: {key}", f"Sec-WebSocket-Version: {version}", *extra]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+async def raw_exchange(port, data, timeout=10.0, ssl_context=None):
+    """Sends raw bytes, returns everything read until the server closes (or
+    resets) the connection."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ssl_context,
+                                                   server_hostname="localhost" if ssl_context else None)
+    received = bytearray()
+
+    async def read_all():
+        while chunk := await reader.read(65536):
+            received.extend(chunk)
+
+    try:
+        writer.write(data)
+        await writer.drain()
+        await asyncio.wait_for(read_all(), timeout)
+    except (ConnectionError, ssl.SSLError):
+        pass
+    finally:
+        writer.close()
+        try:
+            await writer.wait_closed()
+        except (ConnectionError, ssl.SSLError):
+            pass
+    return bytes(received)
+
+
+def status_of(response):
+    """The status code of a raw HTTP response."""
+    match = re.match(rb"HTTP/1\.1 (\d{3}) ", response)
+    if not match:
+        raise AssertionError(f"not an HTTP response: {response[:200]!r}")
+    return int(match.group(1))
+
+
+async def echo_roundtrip(url, message="still alive", **kwargs):
+    """Opens a WebSocket, sends one message, returns the echo."""
+    async with websockets.connect(url, open_timeout=10, **kwargs) as ws:
+        await ws.send(message)
+        return await asyncio.wait_for(ws.recv(), 10)
+
+
+# ---------------------------------------------------------------- running
+
+class _Result(unittest.TextTestResult):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.cases = []  # (test id, seconds, failure text or None)
+        self._started = {}
+
+    def startTest(self, test):
+        self._started[test.id()] = time.monotonic()
+        super().startTest(test)
+
+    def _record(self, test, failure):
+        elapsed = time.monotonic() - self._started.get(test.id(), time.monotonic())
+        self.cases.append((test.id(), elapsed, failure))
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        self._record(test, None)
+
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        self._record(test, self._exc_info_to_string(err, test))
+
+    def addError(self, test, err):
+        super().addError(test, err)
+        self._record(test, self._exc_info_to_string(err, test))
+
+    def addSkip(self, test, reason):
+        # A skipped case has not shown anything: it counts as failed.
+        super().addSkip(test, reason)
+        self._record(test, "skipped: " + reason)
+
+
+def _write_junit(path, cases):
+    suite = ET.Element("testsuite", name=os.path.basename(sys.argv[0]), tests=str(len(cases)),
+                       failures=str(sum(1 for c in cases if c[2])))
+    for test_id, seconds, failure in cases:
+        classname, _, name = test_id.rpartition(".")
+        case = ET.SubElement(suite, "testcase", classname=classname, name=name, time=f"{seconds:.3f}")
+        if failure:
+            ET.SubElement(case, "failure", message=failure.splitlines()[-1][:200]).text = failure
+    root = ET.Element("testsuites")
+    root.append(suite)
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def main():
+    """Runs the calling module's tests; argv[1] is the wsproxy binary."""
+    global WSPROXY
+    if len(sys.argv) < 2:
+        sys.exit("usage: TEST.py PATH_TO_WSPROXY [unittest args]")
+    WSPROXY = os.path.abspath(sys.argv[1])
+    module = sys.modules["__main__"]
+    names = sys.argv[2:]
+    loader = unittest.defaultTestLoader
+    suite = loader.loadTestsFromNames(names, module) if names else loader.loadTestsFromModule(module)
+    runner = unittest.TextTestRunner(verbosity=2, resultclass=_Result, stream=sys.stdout)
+    result = runner.run(suite)
+    if os.environ.get("XML_OUTPUT_FILE"):
+        _write_junit(os.environ["XML_OUTPUT_FILE"], result.cases)
+    ok = result.wasSuccessful() and not result.skipped and result.testsRun > 0
+    sys.exit(0 if ok else 1)
