@@ -233,7 +233,7 @@ void ProxyConnection::start_tunnel(std::string to_client) {
   phase_ = Phase::relaying;
   status_ = 101;
   handshake_bytes_out_ = to_client.size();
-  listener_->stats->responses(101).inc();
+  listener_->stats->rq_upgraded.inc();
   ListenerStats& ls = *listener_->stats;
   upstream::ClusterStats& cs = cluster().stats();
   tunnel_ = std::make_unique<Tunnel>(*client_, *upstream_, worker_.buffers, static_cast<Tunnel::Observer&>(*this),

@@ -6,6 +6,7 @@ namespace wsproxy::proxy {
 ListenerStats::ListenerStats(stats::Store& s, const std::string& listener_name)
     : store(s),
       prefix("listener." + listener_name + "."),
+      rq_upgraded(s.counter(prefix + "downstream_rq_101")),
       cx_total(s.counter(prefix + "downstream_cx_total")),
       cx_active(s.gauge(prefix + "downstream_cx_active")),
       cx_overflow(s.counter(prefix + "downstream_cx_overflow")),

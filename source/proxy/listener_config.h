@@ -26,6 +26,7 @@ struct ListenerStats {
 
   stats::Store& store;
   const std::string prefix;  // "listener.<name>."
+  stats::Counter& rq_upgraded;  // downstream_rq_101, the hot one, made up front
   stats::Counter& cx_total;
   stats::Gauge& cx_active;
   stats::Counter& cx_overflow;

@@ -15,8 +15,8 @@ Tunnel::Tunnel(network::Stream& client, network::Stream& upstream, network::Buff
                Counters from_client, Counters from_upstream)
     : pool_(pool),
       observer_(observer),
-      to_upstream_{Side::client, client, upstream, from_client},
-      to_client_{Side::upstream, upstream, client, from_upstream},
+      to_upstream_(Side::client, client, upstream, from_client),
+      to_client_(Side::upstream, upstream, client, from_upstream),
       last_activity_(std::chrono::steady_clock::now()) {}
 
 Tunnel::~Tunnel() {

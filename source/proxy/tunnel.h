@@ -50,6 +50,9 @@ class Tunnel {
 
  private:
   struct Direction {
+    Direction(Side from_side, network::Stream& source, network::Stream& destination, Counters read_counters)
+        : from(from_side), src(source), dst(destination), counters(read_counters) {}
+
     Side from;
     network::Stream& src;
     network::Stream& dst;

@@ -9,14 +9,22 @@
 namespace wsproxy::server {
 
 Worker::Worker(std::size_t index, proxy::AccessLog& access_log, proxy::ProcessLimits& limits)
-    : index_(index), work_(io_.get_executor()), context_(io_, access_log, limits) {}
+    : index_(index),
+      io_(std::make_unique<boost::asio::io_context>(1)),
+      work_(io_->get_executor()),
+      context_(*io_, access_log, limits) {}
 
-Worker::~Worker() { join(); }
+Worker::~Worker() {
+  join();
+  listeners_.clear();
+  work_.reset();
+  io_.reset();
+}
 
 void Worker::start() {
   thread_ = std::thread([this] {
     stats::set_thread_shard(index_);
-    io_.run();
+    io_->run();
   });
 }
 
@@ -36,7 +44,7 @@ void Worker::add_listener(std::shared_ptr<const proxy::ListenerConfig> config, b
 }
 
 void Worker::shutdown(std::string reason) {
-  boost::asio::post(io_, [this, reason = std::move(reason)] {
+  boost::asio::post(*io_, [this, reason = std::move(reason)] {
     for (auto& listener : listeners_) listener.loop->stop();
     // terminate() unlinks each connection, so take them from the front.
     while (!context_.connections.empty()) context_.connections.front().terminate(reason);

@@ -23,7 +23,7 @@ class Worker {
   Worker(std::size_t index, proxy::AccessLog& access_log, proxy::ProcessLimits& limits);
   ~Worker();
 
-  boost::asio::io_context& io() { return io_; }
+  boost::asio::io_context& io() { return *io_; }
 
   // Runs the thread.
   void start();
@@ -42,7 +42,10 @@ class Worker {
   };
 
   const std::size_t index_;
-  boost::asio::io_context io_{1};
+  // Destroyed explicitly before context_: destroying it destroys any
+  // handler still queued, and with it the connection the handler holds,
+  // which gives its buffers back to context_.
+  std::unique_ptr<boost::asio::io_context> io_;
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   proxy::WorkerContext context_;
   std::list<ActiveListener> listeners_;
