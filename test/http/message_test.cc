@@ -7,6 +7,8 @@
 namespace wsproxy::http {
 namespace {
 
+using namespace std::string_literals;
+
 constexpr char kValid[] =
     "GET /chat?room=1 HTTP/1.1\r\n"
     "Host: example.com\r\n"
@@ -69,7 +71,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadHead{"LowercaseVersion", "GET / http/1.1\r\n\r\n", ParseError::malformed},
         BadHead{"BareLf", "GET / HTTP/1.1\nHost: x\r\n\r\n", ParseError::malformed},
         BadHead{"BareCrInValue", "GET / HTTP/1.1\r\nX: a\rb\r\n\r\n", ParseError::malformed},
-        BadHead{"NulInValue", std::string("GET / HTTP/1.1\r\nX: a\0b\r\n\r\n", 29), ParseError::malformed},
+        BadHead{"NulInValue", "GET / HTTP/1.1\r\nX: a\0b\r\n\r\n"s, ParseError::malformed},
         BadHead{"DelInValue", "GET / HTTP/1.1\r\nX: a\x7f\r\n\r\n", ParseError::malformed},
         BadHead{"FoldedLine", "GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n", ParseError::malformed},
         BadHead{"NoColon", "GET / HTTP/1.1\r\nNoColon\r\n\r\n", ParseError::malformed},
