@@ -81,6 +81,23 @@ FieldScope FieldScope::child(std::string_view name, int index) const {
   return FieldScope(*errors_, element, nested, std::move(path), line, column);
 }
 
+FieldScope FieldScope::any_contents(std::string_view name, const Message& contents) const {
+  const FieldDescriptor* field = field_named(*message_, name);
+  int line = line_, column = column_;
+  const ParseInfoTree* nested = nullptr;
+  if (tree_ != nullptr) {
+    auto location = tree_->GetLocation(field, -1);
+    if (location.line >= 0) {
+      line = location.line + 1;
+      column = location.column + 1;
+    }
+    // The text parser records an expanded Any's fields in the Any's tree.
+    nested = tree_->GetTreeForNested(field, -1);
+  }
+  std::string path = path_.empty() ? std::string(name) : path_ + "." + std::string(name);
+  return FieldScope(*errors_, contents, nested, std::move(path), line, column);
+}
+
 void FieldScope::error(std::string_view name, std::string_view message) const {
   const FieldDescriptor* field = field_named(*message_, name);
   int line = line_, column = column_;

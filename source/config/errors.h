@@ -41,6 +41,10 @@ class FieldScope {
   // it is repeated).
   FieldScope child(std::string_view field, int index = -1) const;
 
+  // The message packed in the google.protobuf.Any field `field`, unpacked
+  // as `contents`: positions and paths continue into it.
+  FieldScope any_contents(std::string_view field, const google::protobuf::Message& contents) const;
+
   // Reports a problem with `field` of this message.
   void error(std::string_view field, std::string_view message) const;
   // Reports a problem with this message as a whole.

@@ -5,6 +5,7 @@
 
 #include <set>
 
+#include "source/common/server_name.h"
 #include "source/config/duration.h"
 
 namespace wsproxy::config {
@@ -56,6 +57,36 @@ void check_tls_versions(const FieldScope& scope, v1::TlsVersion min, v1::TlsVers
   }
 }
 
+void check_filter_chains(const FieldScope& scope, const v1::Listener& listener, std::set<std::string>& chain_names) {
+  bool has_default = false;
+  for (int i = 0; i < listener.filter_chains_size(); ++i) {
+    const auto& chain = listener.filter_chains(i);
+    auto c = scope.child("filter_chains", i);
+    check_name(c, chain.name(), chain_names, "filter chain");
+    if (!chain.has_match() || (chain.match().server_names().empty() && chain.match().path_prefixes().empty())) {
+      if (has_default) c.error("match", "only one filter chain per listener can be without a match (the default)");
+      has_default = true;
+    }
+    auto m = c.child("match");
+    for (const auto& name : chain.match().server_names()) {
+      if (!is_valid_server_name_pattern(name)) {
+        m.error("server_names", "\"" + name + "\" is not a server name or a *.wildcard pattern");
+      }
+    }
+    for (const auto& prefix : chain.match().path_prefixes()) {
+      if (prefix.empty() || prefix[0] != '/') m.error("path_prefixes", "\"" + prefix + "\" must start with '/'");
+    }
+    std::set<std::string> filter_names;
+    for (int j = 0; j < chain.filters_size(); ++j) {
+      auto filter = c.child("filters", j);
+      check_name(filter, chain.filters(j).name(), filter_names, "filter in this chain");
+      if (!chain.filters(j).has_typed_config()) {
+        filter.error("typed_config", "is required: it selects and configures the filter");
+      }
+    }
+  }
+}
+
 void check_listener(const FieldScope& scope, const v1::Listener& listener,
                     const std::set<std::string>& cluster_names) {
   check_listen_address(scope, listener.has_address(), listener.address());
@@ -73,19 +104,6 @@ void check_listener(const FieldScope& scope, const v1::Listener& listener,
       if (cert.private_key_file().empty()) c.error("private_key_file", "is required");
     }
     check_tls_versions(tls, listener.tls().min_version(), listener.tls().max_version());
-  }
-  for (int i = 0; i < listener.filter_chains_size(); ++i) {
-    auto chain = scope.child("filter_chains", i);
-    const auto& filters = listener.filter_chains(i).filters();
-    for (int j = 0; j < filters.size(); ++j) {
-      auto filter = chain.child("filters", j);
-      if (!filters[j].has_typed_config()) {
-        filter.error("typed_config", "is required: it selects and configures the filter");
-      } else {
-        filter.error("typed_config", "no filter is built in for type \"" +
-                                         filters[j].typed_config().type_url() + "\"");
-      }
-    }
   }
   if (listener.routes_size() == 0) {
     scope.error("routes", "a listener needs at least one route");
@@ -157,12 +175,14 @@ void validate(const LoadedConfig& config, ErrorList& errors) {
   }
 
   std::set<std::string> listener_names;
+  std::set<std::string> chain_names;
   std::set<std::pair<std::string, uint32_t>> addresses;
   for (int i = 0; i < bootstrap.listeners_size(); ++i) {
     const auto& listener = bootstrap.listeners(i);
     auto scope = root.child("listeners", i);
     check_name(scope, listener.name(), listener_names, "listener");
     check_listener(scope, listener, cluster_names);
+    check_filter_chains(scope, listener, chain_names);
     const auto& a = listener.address();
     if (listener.has_address() && a.port() != 0 && !addresses.insert({a.address(), a.port()}).second) {
       scope.error("address", "another listener already uses " + a.address() + ":" + std::to_string(a.port()));

@@ -115,6 +115,11 @@ void Stream::shutdown_write() {
   ::shutdown(socket_.native_handle(), SHUT_WR);
 }
 
+std::string_view Stream::server_name() const {
+  const char* name = ssl_ != nullptr ? SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name) : nullptr;
+  return name != nullptr ? name : std::string_view();
+}
+
 void Stream::close() {
   boost::system::error_code ec;
   socket_.close(ec);

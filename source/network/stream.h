@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <utility>
 
 struct ssl_st;
@@ -53,6 +54,9 @@ class Stream {
   // Closes the socket; pending waits complete with operation_aborted.
   void close();
   bool is_open() const { return socket_.is_open(); }
+
+  // The TLS server name (SNI) the client asked for; empty if none.
+  std::string_view server_name() const;
 
   // Why the last operation returned Io::error.
   const std::string& error_text() const { return error_; }

@@ -42,6 +42,7 @@ ProxyConnection::ProxyConnection(WorkerContext& worker, std::shared_ptr<const Li
   auto remote = socket.remote_endpoint(ec);
   if (!ec) {
     client_ip_ = remote.address().to_string();
+    client_port_ = remote.port();
     client_address_ = remote.address().is_v6() ? "[" + client_ip_ + "]:" + std::to_string(remote.port())
                                                : client_ip_ + ":" + std::to_string(remote.port());
   }
@@ -70,7 +71,7 @@ void ProxyConnection::start() {
   if (client_address_.empty()) return finish("client", "disconnected before the connection was set up");
   if (listener_->tls && client_->ssl() == nullptr) return finish("proxy", "cannot create a TLS session");
   arm_timer(listener_->handshake_timeout);
-  if (!client_->is_tls()) return read_request();
+  if (!client_->is_tls()) return on_client_tls(true);
   network::async_handshake(*client_, [self = shared_from_this()](bool ok) { self->on_client_tls(ok); });
 }
 
@@ -83,7 +84,21 @@ void ProxyConnection::on_client_tls(bool ok) {
     log::info("listener " + listener_->name + ": " + client_address_ + ": TLS handshake failed: " + client_->error_text());
     return finish("client", "TLS handshake failed: " + client_->error_text());
   }
+  // When chains differ by server name only, the chain is known now and its
+  // on_connect hooks run before anything is read.
+  if (!listener_->chains_need_path()) start_chain({});
   read_request();
+}
+
+bool ProxyConnection::start_chain(std::string_view path) {
+  if (listener_->chains.empty()) return true;
+  chain_ = listener_->chain_for(client_->server_name(), path);
+  if (chain_ == nullptr) return false;
+  filters_ = std::make_unique<filter::ActiveChain>(*chain_);
+  filter::ConnectionInfo info = connection_info();
+  filter::ConnectContext context{info, attributes_};
+  connect_denial_ = filters_->on_connect(context);
+  return true;
 }
 
 void ProxyConnection::read_request() {
@@ -122,9 +137,19 @@ void ProxyConnection::on_request_head(std::size_t head_size) {
   if (auto rejection = http::check_upgrade_request(*request_)) {
     return reject(rejection->status, std::move(rejection->message), std::move(rejection->headers));
   }
+  if (over_limit_) return reject(503, "too many connections");
+  if (chain_ == nullptr && !start_chain(path_)) {
+    return reject(404, "no filter chain applies to this server name and path");
+  }
+  if (connect_denial_) return reject(std::move(*connect_denial_));
+  if (filters_) {
+    filter::ConnectionInfo info = connection_info();
+    filter::RequestContext context{info, attributes_, *request_};
+    if (auto denial = filters_->on_request(context)) return reject(std::move(*denial));
+    path_ = std::string(http::target_path(request_->target));
+  }
   route_ = listener_->route_for(path_);
   if (route_ == nullptr) return reject(404, "no route for this path");
-  if (over_limit_) return reject(503, "too many connections");
   endpoint_ = cluster().pick();
   if (endpoint_ == nullptr) {
     cluster().stats().cx_none_available.inc();
@@ -221,6 +246,11 @@ void ProxyConnection::on_upstream_response(std::size_t head_size) {
     cluster().stats().handshake_rejected.inc();
     return reject(502, std::move(*invalid));
   }
+  if (filters_) {
+    filter::ConnectionInfo info = connection_info();
+    filter::ResponseContext context{info, attributes_, *request_, *response};
+    filters_->on_response(context);
+  }
   // Bytes the upstream sent after its 101 follow it to the client.
   std::string to_client = http::downstream_response(*response);
   to_client.append(in_, head_size, std::string::npos);
@@ -279,6 +309,12 @@ void ProxyConnection::reject(int status, std::string message, std::vector<http::
   });
 }
 
+void ProxyConnection::reject(filter::ChainDenial denial) {
+  log::info("listener " + listener_->name + ": " + describe() + ": filter \"" + std::string(denial.filter) +
+            "\" in chain \"" + chain_->name() + "\" denied (" + denial.denial.reason + ")");
+  reject(denial.denial.status, std::move(denial.denial.message), std::move(denial.denial.headers));
+}
+
 void ProxyConnection::linger() {
   char discard[4096];
   for (;;) {
@@ -305,6 +341,7 @@ void ProxyConnection::finish(std::string_view closed_by, std::string reason) {
   if (tunnel_) tunnel_->stop();
   client_->close();
   close_upstream();
+  filters_.reset();
   if (counted_) {
     listener_->stats->cx_active.sub(1);
     worker_.limits.active.sub(1);
@@ -379,6 +416,17 @@ void ProxyConnection::on_timeout() {
     case Phase::closed:
       return;
   }
+}
+
+filter::ConnectionInfo ProxyConnection::connection_info() const {
+  filter::ConnectionInfo info;
+  info.listener = listener_->name;
+  if (chain_ != nullptr) info.chain = chain_->name();
+  info.client_ip = client_ip_;
+  info.client_port = client_port_;
+  info.tls = client_->is_tls();
+  info.server_name = client_->server_name();
+  return info;
 }
 
 std::string ProxyConnection::describe() const {

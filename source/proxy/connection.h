@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "source/filter/chain.h"
 #include "source/http/message.h"
 #include "source/network/stream.h"
 #include "source/proxy/listener_config.h"
@@ -47,6 +48,8 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection>,
   };
 
   void on_client_tls(bool ok);
+  // Chooses the filter chain and runs on_connect; false if no chain fits.
+  bool start_chain(std::string_view path);
   void read_request();
   void on_request_head(std::size_t head_size);
   void connect_upstream();
@@ -58,6 +61,7 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection>,
 
   // Answers `status` with `message` as the body, then closes.
   void reject(int status, std::string message, std::vector<http::Header> headers = {});
+  void reject(filter::ChainDenial denial);
   void linger();
   void finish(std::string_view closed_by, std::string reason);
   void close_upstream();
@@ -69,6 +73,7 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection>,
   void on_stream_error(Side side, const std::string& error) override;
 
   const upstream::Cluster& cluster() const { return *route_->cluster; }
+  filter::ConnectionInfo connection_info() const;
   std::string describe() const;
 
   WorkerContext& worker_;
@@ -83,6 +88,7 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection>,
   std::chrono::steady_clock::time_point accepted_at_;
 
   std::string client_ip_;
+  uint16_t client_port_ = 0;
   std::string client_address_;  // ip:port
   std::string in_;   // head being read (request, then response)
   std::string out_;  // bytes being written during the handshake
@@ -90,6 +96,10 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection>,
   std::string method_;
   std::string path_;
   const Route* route_ = nullptr;
+  const filter::FilterChain* chain_ = nullptr;
+  std::unique_ptr<filter::ActiveChain> filters_;
+  filter::Attributes attributes_;
+  std::optional<filter::ChainDenial> connect_denial_;  // answered once the request is read
   const upstream::Endpoint* endpoint_ = nullptr;
 
   bool counted_ = false;           // holds a place in the connection limits

@@ -28,4 +28,23 @@ const Route* ListenerConfig::route_for(std::string_view path) const {
   return nullptr;
 }
 
+const filter::FilterChain* ListenerConfig::chain_for(std::string_view server_name, std::string_view path) const {
+  const filter::FilterChain* fallback = nullptr;
+  for (const auto& chain : chains) {
+    if (chain->is_default()) {
+      fallback = chain.get();
+    } else if (chain->matches(server_name, path)) {
+      return chain.get();
+    }
+  }
+  return fallback;
+}
+
+bool ListenerConfig::chains_need_path() const {
+  for (const auto& chain : chains) {
+    if (chain->has_path_prefixes()) return true;
+  }
+  return false;
+}
+
 }  // namespace wsproxy::proxy

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "source/filter/chain.h"
 #include "source/network/tls_context.h"
 #include "source/stats/stats.h"
 #include "source/upstream/cluster.h"
@@ -41,12 +42,19 @@ struct ListenerStats {
 struct ListenerConfig {
   // The first route whose prefix starts `path`, or null.
   const Route* route_for(std::string_view path) const;
+  // The first chain with a match that fits, else the default chain, else
+  // null (with chains configured: no chain applies).
+  const filter::FilterChain* chain_for(std::string_view server_name, std::string_view path) const;
+  // True if choosing a chain needs the request path (else the server name,
+  // known right after the TLS handshake, is enough).
+  bool chains_need_path() const;
 
   std::string name;
   std::string address;
   uint16_t port = 0;
   std::shared_ptr<const network::TlsServerContext> tls;  // null: plain ws://
   std::vector<Route> routes;
+  std::vector<std::shared_ptr<const filter::FilterChain>> chains;
   std::chrono::milliseconds handshake_timeout{10000};
   std::chrono::milliseconds idle_timeout{3600000};  // zero: none
   uint32_t max_connections = 10000;

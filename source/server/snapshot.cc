@@ -23,6 +23,14 @@ std::shared_ptr<proxy::ListenerConfig> build_listener(
     listener->tls = network::TlsServerContext::create(proto.tls(), loaded, scope.child("tls"));
     ok = listener->tls != nullptr;
   }
+  for (int i = 0; i < proto.filter_chains_size(); ++i) {
+    auto chain = filter::FilterChain::create(proto.filter_chains(i), loaded, scope.child("filter_chains", i), store);
+    if (chain == nullptr) {
+      ok = false;
+    } else {
+      listener->chains.push_back(std::move(chain));
+    }
+  }
   for (const auto& route : proto.routes()) {
     listener->routes.push_back({route.path_prefix(), clusters.at(route.cluster())});
   }

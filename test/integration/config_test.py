@@ -105,7 +105,9 @@ class ValidateTest(unittest.TestCase):
                  '    [type.googleapis.com/google.protobuf.Duration] { seconds: 1 } } } }\n')
         self.assert_invalid(listener(extra=extra) + cluster(port=9000),
                             r'listeners\["public"\]\.filter_chains\["main"\]\.filters\["f"\]\.typed_config: '
-                            r'no filter is built in for type "type.googleapis.com/google.protobuf.Duration"')
+                            r'no filter is built in for type "google.protobuf.Duration" \(built in: '
+                            r'wsproxy.filters.header_rewrite.v1.HeaderRewrite, wsproxy.filters.origin.v1.Origin, '
+                            r'wsproxy.filters.rate_limit.v1.RateLimit\)')
 
     def test_missing_file_is_refused(self):
         result = run_wsproxy("--config", "/nonexistent/wsproxy.textproto", "--validate")

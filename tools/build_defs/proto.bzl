@@ -52,5 +52,8 @@ def wsproxy_cc_proto(name, srcs, deps = [], grpc = False, visibility = ["//visib
         strip_include_prefix = "/api",
         deps = deps,
         linkopts = ["-lprotobuf"] + (["-lgrpc++", "-lgrpc", "-lgpr"] if grpc else []),
+        # Linked whole, so every message type registers its descriptor: a
+        # filter config is found by name when the text parser meets its Any.
+        alwayslink = True,
         visibility = visibility,
     )
