@@ -1,6 +1,8 @@
 // The header_rewrite filter.
 #include "filters/header_rewrite/header_rewrite_filter.h"
 
+#include <cstdio>
+
 namespace wsproxy::filters::header_rewrite {
 namespace {
 
@@ -33,6 +35,21 @@ const char* protected_reason(std::string_view name) {
     if (http::iequals(n, name)) return "is set by wsproxy itself after the filters run";
   }
   return nullptr;
+}
+
+// `value` quoted for a message, control characters escaped.
+std::string quoted(std::string_view value) {
+  std::string out = "\"";
+  for (unsigned char c : value) {
+    if (c == '\r') out += "\\r";
+    else if (c == '\n') out += "\\n";
+    else if (c < 0x20 || c == 0x7F) {
+      char buf[8];
+      snprintf(buf, sizeof(buf), "\\x%02x", c);
+      out += buf;
+    } else out += static_cast<char>(c);
+  }
+  return out + "\"";
 }
 
 bool build_actions(const google::protobuf::RepeatedPtrField<v1::HeaderAction>& protos, const char* field,
@@ -69,7 +86,7 @@ bool build_actions(const google::protobuf::RepeatedPtrField<v1::HeaderAction>& p
     auto name_scope = header != nullptr ? where.child(op_field) : where;
     const char* name_field = header != nullptr ? "name" : "remove";
     if (!is_token(action.name)) {
-      name_scope.error(name_field, "\"" + action.name + "\" is not a header name");
+      name_scope.error(name_field, quoted(action.name) + " is not a header name");
       ok = false;
       continue;
     }
@@ -82,7 +99,7 @@ bool build_actions(const google::protobuf::RepeatedPtrField<v1::HeaderAction>& p
       std::string error;
       action.value = ValueTemplate::parse(header->value(), error);
       if (!action.value) {
-        name_scope.error("value", "\"" + header->value() + "\" " + error);
+        name_scope.error("value", quoted(header->value()) + " " + error);
         ok = false;
         continue;
       }

@@ -57,6 +57,36 @@ void check_tls_versions(const FieldScope& scope, v1::TlsVersion min, v1::TlsVers
   }
 }
 
+bool is_token(const std::string& s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              std::string("!#$%&'*+-.^_`|~").find(c) != std::string::npos;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void check_downstream_tls(const FieldScope& scope, const v1::DownstreamTlsContext& tls) {
+  if (tls.certificates_size() == 0) scope.error("certificates", "TLS needs at least one certificate");
+  for (int i = 0; i < tls.certificates_size(); ++i) {
+    const auto& cert = tls.certificates(i);
+    auto c = scope.child("certificates", i);
+    if (cert.certificate_chain_file().empty()) c.error("certificate_chain_file", "is required");
+    if (cert.private_key_file().empty()) c.error("private_key_file", "is required");
+  }
+  check_tls_versions(scope, tls.min_version(), tls.max_version());
+  for (const auto& protocol : tls.alpn_protocols()) {
+    if (protocol.empty() || protocol.size() > 255) scope.error("alpn_protocols", "each protocol needs 1 to 255 bytes");
+  }
+  if (tls.has_client_certificate()) {
+    auto v = scope.child("client_certificate");
+    if (tls.client_certificate().ca_file().empty()) v.error("ca_file", "is required to verify client certificates");
+    const std::string& header = tls.client_certificate().forward_header();
+    if (!header.empty() && !is_token(header)) v.error("forward_header", "\"" + header + "\" is not a header name");
+  }
+}
+
 void check_filter_chains(const FieldScope& scope, const v1::Listener& listener, std::set<std::string>& chain_names) {
   bool has_default = false;
   for (int i = 0; i < listener.filter_chains_size(); ++i) {
@@ -76,6 +106,15 @@ void check_filter_chains(const FieldScope& scope, const v1::Listener& listener, 
     for (const auto& prefix : chain.match().path_prefixes()) {
       if (prefix.empty() || prefix[0] != '/') m.error("path_prefixes", "\"" + prefix + "\" must start with '/'");
     }
+    if (chain.has_tls()) {
+      if (!listener.has_tls()) {
+        c.error("tls", "a chain's TLS needs TLS on the listener too (the default for other server names)");
+      }
+      if (chain.match().server_names().empty()) {
+        c.error("tls", "a chain's TLS is chosen by server name: give match.server_names");
+      }
+      check_downstream_tls(c.child("tls"), chain.tls());
+    }
     std::set<std::string> filter_names;
     for (int j = 0; j < chain.filters_size(); ++j) {
       auto filter = c.child("filters", j);
@@ -90,21 +129,7 @@ void check_filter_chains(const FieldScope& scope, const v1::Listener& listener, 
 void check_listener(const FieldScope& scope, const v1::Listener& listener,
                     const std::set<std::string>& cluster_names) {
   check_listen_address(scope, listener.has_address(), listener.address());
-  if (listener.has_tls()) {
-    auto tls = scope.child("tls");
-    if (listener.tls().certificates_size() == 0) {
-      tls.error("certificates", "a TLS listener needs a certificate");
-    } else if (listener.tls().certificates_size() > 1) {
-      tls.error("certificates", "only one certificate per listener is supported");
-    }
-    for (int i = 0; i < listener.tls().certificates_size(); ++i) {
-      const auto& cert = listener.tls().certificates(i);
-      auto c = tls.child("certificates", i);
-      if (cert.certificate_chain_file().empty()) c.error("certificate_chain_file", "is required");
-      if (cert.private_key_file().empty()) c.error("private_key_file", "is required");
-    }
-    check_tls_versions(tls, listener.tls().min_version(), listener.tls().max_version());
-  }
+  if (listener.has_tls()) check_downstream_tls(scope.child("tls"), listener.tls());
   if (listener.routes_size() == 0) {
     scope.error("routes", "a listener needs at least one route");
   }

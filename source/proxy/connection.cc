@@ -84,6 +84,10 @@ void ProxyConnection::on_client_tls(bool ok) {
     log::info("listener " + listener_->name + ": " + client_address_ + ": TLS handshake failed: " + client_->error_text());
     return finish("client", "TLS handshake failed: " + client_->error_text());
   }
+  if (client_->is_tls()) {
+    tls_context_ = &listener_->tls->context_for(client_->server_name());
+    peer_ = network::verified_peer_certificate(client_->ssl());
+  }
   // When chains differ by server name only, the chain is known now and its
   // on_connect hooks run before anything is read.
   if (!listener_->chains_need_path()) start_chain({});
@@ -138,6 +142,7 @@ void ProxyConnection::on_request_head(std::size_t head_size) {
     return reject(rejection->status, std::move(rejection->message), std::move(rejection->headers));
   }
   if (over_limit_) return reject(503, "too many connections");
+  forward_client_certificate();
   if (chain_ == nullptr && !start_chain(path_)) {
     return reject(404, "no filter chain applies to this server name and path");
   }
@@ -418,6 +423,24 @@ void ProxyConnection::on_timeout() {
   }
 }
 
+void ProxyConnection::forward_client_certificate() {
+  if (tls_context_ == nullptr || tls_context_->forward_client_cert_header().empty()) return;
+  const std::string& header = tls_context_->forward_client_cert_header();
+  request_->headers.remove(header);
+  if (!peer_) return;
+  std::string value = "Subject=\"";
+  for (char c : peer_->subject) {
+    if (c == '"' || c == '\\') value += '\\';
+    value += c;
+  }
+  value += '"';
+  for (const auto& san : peer_->sans) {
+    auto colon = san.find(':');
+    value += ";" + san.substr(0, colon) + "=" + san.substr(colon + 1);
+  }
+  request_->headers.add(header, std::move(value));
+}
+
 filter::ConnectionInfo ProxyConnection::connection_info() const {
   filter::ConnectionInfo info;
   info.listener = listener_->name;
@@ -426,6 +449,10 @@ filter::ConnectionInfo ProxyConnection::connection_info() const {
   info.client_port = client_port_;
   info.tls = client_->is_tls();
   info.server_name = client_->server_name();
+  if (peer_) {
+    info.peer_subject = peer_->subject;
+    info.peer_sans = &peer_->sans;
+  }
   return info;
 }
 

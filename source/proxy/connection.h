@@ -48,6 +48,9 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection>,
   };
 
   void on_client_tls(bool ok);
+  // Replaces any client-sent forwarded-client-cert header with the verified
+  // certificate's details, when the TLS context asks for it.
+  void forward_client_certificate();
   // Chooses the filter chain and runs on_connect; false if no chain fits.
   bool start_chain(std::string_view path);
   void read_request();
@@ -100,6 +103,8 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection>,
   std::unique_ptr<filter::ActiveChain> filters_;
   filter::Attributes attributes_;
   std::optional<filter::ChainDenial> connect_denial_;  // answered once the request is read
+  const network::TlsServerContext* tls_context_ = nullptr;  // the one the handshake used
+  std::optional<network::PeerCertificate> peer_;             // a verified client certificate
   const upstream::Endpoint* endpoint_ = nullptr;
 
   bool counted_ = false;           // holds a place in the connection limits

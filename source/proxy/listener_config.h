@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "source/filter/chain.h"
-#include "source/network/tls_context.h"
+#include "source/network/tls_server_context.h"
 #include "source/stats/stats.h"
 #include "source/upstream/cluster.h"
 
@@ -52,7 +52,7 @@ struct ListenerConfig {
   std::string name;
   std::string address;
   uint16_t port = 0;
-  std::shared_ptr<const network::TlsServerContext> tls;  // null: plain ws://
+  std::shared_ptr<const network::TlsServerSelector> tls;  // null: plain ws://
   std::vector<Route> routes;
   std::vector<std::shared_ptr<const filter::FilterChain>> chains;
   std::chrono::milliseconds handshake_timeout{10000};

@@ -20,8 +20,23 @@ std::shared_ptr<proxy::ListenerConfig> build_listener(
   listener->port = static_cast<uint16_t>(proto.address().port());
   bool ok = true;
   if (proto.has_tls()) {
-    listener->tls = network::TlsServerContext::create(proto.tls(), loaded, scope.child("tls"));
-    ok = listener->tls != nullptr;
+    auto listener_tls = network::TlsServerContext::create(proto.tls(), loaded, scope.child("tls"));
+    std::vector<network::TlsServerSelector::ByServerName> chain_tls;
+    for (int i = 0; i < proto.filter_chains_size(); ++i) {
+      const auto& chain = proto.filter_chains(i);
+      if (!chain.has_tls()) continue;
+      auto context = network::TlsServerContext::create(chain.tls(), loaded, scope.child("filter_chains", i).child("tls"));
+      if (context == nullptr) {
+        ok = false;
+        continue;
+      }
+      chain_tls.push_back({{chain.match().server_names().begin(), chain.match().server_names().end()}, context});
+    }
+    if (listener_tls == nullptr) {
+      ok = false;
+    } else if (ok) {
+      listener->tls = std::make_shared<network::TlsServerSelector>(listener_tls, std::move(chain_tls));
+    }
   }
   for (int i = 0; i < proto.filter_chains_size(); ++i) {
     auto chain = filter::FilterChain::create(proto.filter_chains(i), loaded, scope.child("filter_chains", i), store);

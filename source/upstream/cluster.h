@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "source/config/loader.h"
-#include "source/network/tls_context.h"
+#include "source/network/tls_client_context.h"
 #include "source/stats/stats.h"
 
 namespace wsproxy::upstream {

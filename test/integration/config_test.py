@@ -6,7 +6,6 @@ and the configs in examples/ loaded and exercised."""
 import asyncio
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -17,10 +16,7 @@ import harness  # noqa: E402
 from harness import Proxy, certs, cluster, listener, run_wsproxy  # noqa: E402
 import websockets  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-EXAMPLES = os.path.join(REPO, "examples")
-ECHO_SERVER = os.path.join(REPO, "tools", "echo_server.py")
+ECHO_SERVER = os.path.join(harness.REPO, "tools", "echo_server.py")
 
 
 def write_config(text):
@@ -139,31 +135,16 @@ class StartupTest(unittest.TestCase):
 
 
 class ExamplesTest(unittest.IsolatedAsyncioTestCase):
-    """Each example, copied next to generated certificates, validates; the
-    quick start also runs with the bundled echo upstream."""
-
-    def copy_example(self, name, port_map):
-        directory = harness.tmpdir()
-        with open(os.path.join(EXAMPLES, name)) as f:
-            text = f.read()
-        for old, new in port_map.items():
-            text = text.replace(f"port: {old} ", f"port: {new} ")
-        os.makedirs(os.path.join(directory, "tls"))
-        c = certs()
-        shutil.copy(c.server_cert, os.path.join(directory, "tls", "quickstart-cert.pem"))
-        shutil.copy(c.server_key, os.path.join(directory, "tls", "quickstart-key.pem"))
-        shutil.copy(c.ca_cert, os.path.join(directory, "tls", "upstream-ca.pem"))
-        path = os.path.join(directory, name)
-        with open(path, "w") as f:
-            f.write(text)
-        return path
+    """Every example validates (with generated certificates in place of its
+    tls/ files); the quick start also runs with the bundled echo upstream.
+    The filter examples are exercised in filters_test.py."""
 
     async def test_every_example_validates(self):
-        names = sorted(n for n in os.listdir(EXAMPLES) if n.endswith(".textproto"))
-        self.assertGreaterEqual(len(names), 3)
+        names = sorted(n for n in os.listdir(harness.EXAMPLES) if n.endswith(".textproto"))
+        self.assertGreaterEqual(len(names), 7)
         for name in names:
             with self.subTest(name):
-                result = run_wsproxy("--config", self.copy_example(name, {}), "--validate")
+                result = run_wsproxy("--config", write_config(harness.example(name)), "--validate")
                 self.assertEqual(result.returncode, 0, result.stderr)
 
     async def test_quickstart_relays_to_the_bundled_echo_server(self):
@@ -172,9 +153,7 @@ class ExamplesTest(unittest.IsolatedAsyncioTestCase):
         try:
             line = (await asyncio.wait_for(echo.stdout.readline(), 30)).decode()
             echo_port = int(re.search(r":(\d+)$", line.strip()).group(1))
-            path = self.copy_example("quickstart.textproto", {8443: 0, 8090: echo_port})
-            with open(path) as f:
-                proxy = Proxy(f.read().replace('"tls/', '"' + os.path.dirname(path) + "/tls/"))
+            proxy = Proxy(harness.example("quickstart.textproto", {8443: 0, 8090: echo_port}))
             try:
                 url = proxy.url("/", listener="quickstart", scheme="wss")
                 ctx = certs().client_context()

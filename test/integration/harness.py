@@ -33,6 +33,8 @@ import websockets
 logging.getLogger("asyncio").setLevel(logging.ERROR)
 
 WSPROXY = None  # path of the binary, set by main()
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+EXAMPLES = os.path.join(REPO, "examples")
 START_TIMEOUT = 30.0  # seconds to wait for wsproxy to listen
 LISTENING = re.compile(r'listener "([^"]+)" listening on ([0-9.]+):(\d+)')
 
@@ -83,6 +85,27 @@ class Certs:
         self.ca_cert, self.ca_key = self._ca("ca")
         self.other_ca_cert, self.other_ca_key = self._ca("other-ca")
         self.server_cert, self.server_key = self.issue("server", "localhost", ["DNS:localhost", "IP:127.0.0.1"])
+        self.other_cert, self.other_key = self.issue("other", "other.test", ["DNS:other.test"])
+        self.partners_cert, self.partners_key = self.issue("partners", "partners", ["DNS:*.partners.test"])
+        self.client_ca_cert, self.client_ca_key = self._ca("client-ca")
+        self.alice_cert, self.alice_key = self.issue("alice", "alice", ["URI:spiffe://partners.test/alice",
+                                                                         "DNS:alice.partners.test"],
+                                                     ca=(self.client_ca_cert, self.client_ca_key))
+        self.mallory_cert, self.mallory_key = self.issue("mallory", "mallory", ["DNS:mallory.test"])
+        self.example_tls_dir = self._example_tls_dir()
+
+    def _example_tls_dir(self):
+        """The files examples/*.textproto name under tls/."""
+        directory = os.path.join(self.dir, "example-tls")
+        os.makedirs(directory)
+        files = {"quickstart-cert.pem": self.server_cert, "quickstart-key.pem": self.server_key,
+                 "server-cert.pem": self.server_cert, "server-key.pem": self.server_key,
+                 "other-cert.pem": self.other_cert, "other-key.pem": self.other_key,
+                 "partners-cert.pem": self.partners_cert, "partners-key.pem": self.partners_key,
+                 "client-ca.pem": self.client_ca_cert, "upstream-ca.pem": self.ca_cert}
+        for name, source in files.items():
+            os.symlink(source, os.path.join(directory, name))
+        return directory
 
     def _run(self, *args):
         subprocess.run(["/usr/bin/openssl", *args], check=True, capture_output=True)
@@ -107,8 +130,12 @@ class Certs:
                   "-out", cert, "-days", str(days), "-extfile", ext)
         return cert, key
 
-    def client_context(self, ca=None, **versions):
+    def client_context(self, ca=None, cert=None, **versions):
+        """A client context trusting the test CA (or `ca`), presenting the
+        (certificate, key) pair `cert` if given."""
         ctx = ssl.create_default_context(cafile=ca or self.ca_cert)
+        if cert:
+            ctx.load_cert_chain(*cert)
         for attr, value in versions.items():
             setattr(ctx, attr, value)
         return ctx
@@ -131,6 +158,16 @@ def certs():
 
 
 # ---------------------------------------------------------------- config text
+
+def example(name, ports=None):
+    """The text of examples/<name> with ports replaced ({8080: 0, 9000:
+    upstream port}) and its tls/ files pointing at generated certificates."""
+    with open(os.path.join(EXAMPLES, name)) as f:
+        text = f.read()
+    for old, new in (ports or {}).items():
+        text = text.replace(f"port: {old} ", f"port: {new} ")
+    return text.replace('"tls/', '"' + certs().example_tls_dir + "/")
+
 
 def listener(name="public", routes=(("/", "echo"),), tls=None, extra=""):
     route_text = "".join(f'  routes {{ path_prefix: "{p}" cluster: "{c}" }}\n' for p, c in routes)
@@ -306,16 +343,19 @@ def upgrade_request(path="/", host="example.test", extra=(), key="dGhlIHNhbXBsZS
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
-async def raw_exchange(port, data, timeout=10.0, ssl_context=None):
+async def raw_exchange(port, data, timeout=10.0, ssl_context=None, server_hostname="localhost"):
     """Sends raw bytes, returns everything read until the server closes (or
-    resets) the connection."""
+    resets) the connection, or just the head of a 101 (the WebSocket then
+    stays open until this returns and closes it)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=ssl_context,
-                                                   server_hostname="localhost" if ssl_context else None)
+                                                   server_hostname=server_hostname if ssl_context else None)
     received = bytearray()
 
     async def read_all():
         while chunk := await reader.read(65536):
             received.extend(chunk)
+            if received.startswith(b"HTTP/1.1 101 ") and b"\r\n\r\n" in received:
+                return
 
     try:
         writer.write(data)

@@ -132,7 +132,7 @@ INSTANTIATE_TEST_SUITE_P(
     ::testing::Values(
         BadConfig{"Empty", "", "give at least one request or response action"},
         BadConfig{"NoAction", "request { }", "request[0]: give one of add, set or remove"},
-        BadConfig{"CrLfLiteral", R"(request { set { name: "X" value: "a\r\nb" } })", "request[0].set.value: \"a\r\nb\" contains CR, LF or NUL"},
+        BadConfig{"CrLfLiteral", R"(request { set { name: "X" value: "a\r\nb" } })", "request[0].set.value: \"a\\r\\nb\" contains CR, LF or NUL"},
         BadConfig{"NulLiteral", R"(request { set { name: "X" value: "a\000b" } })", "contains CR, LF or NUL"},
         BadConfig{"UnknownVariable", R"(request { set { name: "X" value: "%NOPE%" } })", "unknown variable %NOPE%"},
         BadConfig{"UnterminatedPercent", R"(request { set { name: "X" value: "50%" } })", "starts no variable"},

@@ -1,6 +1,5 @@
-// OpenSSL contexts built from config: one per TLS listener (server side) and
-// one per TLS cluster (client side). Immutable once built and shared by all
-// workers; each connection takes a new SSL session from one.
+// The OpenSSL context of a TLS cluster (wss:// upstreams): trust store,
+// optional client certificate, and per-connection SNI and name checks.
 #pragma once
 
 #include <memory>
@@ -13,25 +12,9 @@ struct ssl_st;
 
 namespace wsproxy::network {
 
-class TlsServerContext {
- public:
-  // Loads certificates and settings; returns null after reporting each
-  // problem (unreadable file, key not matching the certificate...) to `scope`.
-  static std::shared_ptr<TlsServerContext> create(const config::v1::DownstreamTlsContext& proto,
-                                                   const config::LoadedConfig& config,
-                                                   const config::FieldScope& scope);
-  ~TlsServerContext();
-
-  // A new session in the server (accept) role.
-  ssl_st* new_session() const;
-
- private:
-  explicit TlsServerContext(ssl_ctx_st* ctx) : ctx_(ctx) {}
-  ssl_ctx_st* ctx_;
-};
-
 class TlsClientContext {
  public:
+  // Returns null after reporting each problem to `scope` (the tls message).
   static std::shared_ptr<TlsClientContext> create(const config::v1::UpstreamTlsContext& proto,
                                                    const config::LoadedConfig& config,
                                                    const config::FieldScope& scope);
