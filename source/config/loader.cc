@@ -49,6 +49,7 @@ std::optional<LoadedConfig> load_text(const std::string& text, const std::string
                                       const std::string& base_dir, ErrorList& errors) {
   LoadedConfig loaded;
   loaded.source = source;
+  loaded.text = text;
   loaded.base_dir = base_dir;
   auto locations = std::make_shared<google::protobuf::TextFormat::ParseInfoTree>();
   CollectErrors collector(errors);

@@ -15,6 +15,8 @@ struct LoadedConfig {
   v1::Bootstrap bootstrap;
   // Where the text came from (a path), for messages.
   std::string source;
+  // The text as read.
+  std::string text;
   // Relative file names in the config are resolved against this directory.
   std::string base_dir;
   // Field positions in the source text, for messages about semantic errors.

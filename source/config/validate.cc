@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <set>
 
 #include "source/common/server_name.h"
@@ -39,12 +40,12 @@ void check_duration(const FieldScope& scope, const char* field, bool present,
   }
 }
 
-void check_listen_address(const FieldScope& scope, bool present, const v1::SocketAddress& address) {
+void check_listen_address(const FieldScope& scope, const char* field, bool present, const v1::SocketAddress& address) {
   if (!present) {
-    scope.error("address", "an address is required");
+    scope.error(field, "an address is required");
     return;
   }
-  auto a = scope.child("address");
+  auto a = scope.child(field);
   if (!is_ip_literal(address.address())) {
     a.error("address", "\"" + address.address() + "\" is not an IP address (for example 127.0.0.1 or ::1)");
   }
@@ -128,7 +129,7 @@ void check_filter_chains(const FieldScope& scope, const v1::Listener& listener, 
 
 void check_listener(const FieldScope& scope, const v1::Listener& listener,
                     const std::set<std::string>& cluster_names) {
-  check_listen_address(scope, listener.has_address(), listener.address());
+  check_listen_address(scope, "address", listener.has_address(), listener.address());
   if (listener.has_tls()) check_downstream_tls(scope.child("tls"), listener.tls());
   if (listener.routes_size() == 0) {
     scope.error("routes", "a listener needs at least one route");
@@ -176,6 +177,40 @@ void check_cluster(const FieldScope& scope, const v1::Cluster& cluster) {
   if (cluster.has_tls()) check_tls_versions(scope.child("tls"), cluster.tls().min_version(), v1::TLS_VERSION_UNSPECIFIED);
 }
 
+bool is_loopback(const std::string& address) {
+  unsigned char buf[16];
+  if (inet_pton(AF_INET, address.c_str(), buf) == 1) return buf[0] == 127;
+  if (inet_pton(AF_INET6, address.c_str(), buf) == 1) {
+    static const unsigned char kLoopback6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    return std::equal(buf, buf + 16, kLoopback6);
+  }
+  return false;
+}
+
+void check_admin(const FieldScope& scope, const v1::Admin& admin) {
+  if (admin.has_address()) {
+    check_listen_address(scope, "address", true, admin.address());
+    if (is_ip_literal(admin.address().address()) && !is_loopback(admin.address().address()) && !admin.has_tls() &&
+        admin.bearer_token().empty()) {
+      scope.child("address").error(
+          "address", "\"" + admin.address().address() + "\"" +
+                         " is not a loopback address: anyone who reaches it could reload the config or drain the "
+                         "proxy; give admin.tls or admin.bearer_token, or bind 127.0.0.1");
+    }
+  }
+  if (admin.has_http_address()) check_listen_address(scope, "http_address", true, admin.http_address());
+  if (admin.has_tls()) {
+    auto tls = scope.child("tls");
+    if (!admin.tls().has_certificate()) {
+      tls.error("certificate", "is required");
+    } else {
+      auto c = tls.child("certificate");
+      if (admin.tls().certificate().certificate_chain_file().empty()) c.error("certificate_chain_file", "is required");
+      if (admin.tls().certificate().private_key_file().empty()) c.error("private_key_file", "is required");
+    }
+  }
+}
+
 }  // namespace
 
 bool is_valid_name(const std::string& name) {
@@ -214,8 +249,13 @@ void validate(const LoadedConfig& config, ErrorList& errors) {
     }
   }
 
-  if (bootstrap.has_admin() && bootstrap.admin().has_address()) {
-    check_listen_address(root.child("admin"), true, bootstrap.admin().address());
+  if (bootstrap.has_admin()) check_admin(root.child("admin"), bootstrap.admin());
+  if (bootstrap.has_drain()) {
+    auto d = root.child("drain");
+    const auto& drain = bootstrap.drain();
+    check_duration(d, "shutdown_grace_period", drain.has_shutdown_grace_period(), drain.shutdown_grace_period(), true);
+    check_duration(d, "shutdown_timeout", drain.has_shutdown_timeout(), drain.shutdown_timeout(), true);
+    check_duration(d, "reload_drain_period", drain.has_reload_drain_period(), drain.reload_drain_period(), true);
   }
   if (bootstrap.has_limits() && bootstrap.limits().has_max_connections() &&
       bootstrap.limits().max_connections() == 0) {

@@ -22,6 +22,10 @@ constexpr milliseconds kHalfCloseDrain{10000};
 // At most this much is read and dropped after an error answer, so the
 // client sees the answer instead of a reset.
 constexpr std::size_t kMaxLingerBytes = 1 << 20;
+// After the proxy sends close frames, the time both sides get to close.
+constexpr milliseconds kCloseHandshakeTimeout{5000};
+
+std::atomic<uint64_t> next_connection_id{1};
 
 std::string seconds_text(milliseconds d) {
   if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + " s";
@@ -33,9 +37,11 @@ const char* side_name(Side side) { return side == Side::client ? "client" : "ups
 }  // namespace
 
 ProxyConnection::ProxyConnection(WorkerContext& worker, std::shared_ptr<const ListenerConfig> listener,
-                                 boost::asio::ip::tcp::socket socket)
+                                 uint64_t slot, boost::asio::ip::tcp::socket socket)
     : worker_(worker),
       listener_(std::move(listener)),
+      id_(next_connection_id.fetch_add(1, std::memory_order_relaxed)),
+      slot_(slot),
       timer_(worker.io),
       accepted_at_(std::chrono::steady_clock::now()) {
   boost::system::error_code ec;
@@ -170,6 +176,7 @@ void ProxyConnection::on_request_head(std::size_t head_size) {
 
 void ProxyConnection::connect_upstream() {
   phase_ = Phase::connecting;
+  connect_started_ = std::chrono::steady_clock::now();
   arm_timer(cluster().connect_timeout());
   cluster().stats().cx_total.inc();
   cluster().stats().cx_active.add(1);
@@ -268,21 +275,83 @@ void ProxyConnection::start_tunnel(std::string to_client) {
   phase_ = Phase::relaying;
   status_ = 101;
   handshake_bytes_out_ = to_client.size();
-  listener_->stats->rq_upgraded.inc();
   ListenerStats& ls = *listener_->stats;
   upstream::ClusterStats& cs = cluster().stats();
+  auto now = std::chrono::steady_clock::now();
+  ls.rq_upgraded.inc();
+  ls.upgrade_ms.record(std::chrono::duration<double, std::milli>(now - accepted_at_).count());
+  cs.connect_ms.record(std::chrono::duration<double, std::milli>(now - connect_started_).count());
   tunnel_ = std::make_unique<Tunnel>(*client_, *upstream_, worker_.buffers, static_cast<Tunnel::Observer&>(*this),
-                                     Tunnel::Counters{&ls.rx_bytes, &cs.tx_bytes},
-                                     Tunnel::Counters{&ls.tx_bytes, &cs.rx_bytes});
-  if (listener_->idle_timeout.count() > 0) {
-    arm_timer(listener_->idle_timeout);
-  } else {
-    timer_.cancel();
-  }
+                                     Tunnel::Counters{&ls.rx_bytes, &cs.tx_bytes, &ls.messages_rx},
+                                     Tunnel::Counters{&ls.tx_bytes, &cs.rx_bytes, &ls.messages_tx});
   tunnel_->start(shared_from_this(), std::move(to_client));
+  if (phase_ == Phase::relaying) arm_relay_timer();
+}
+
+void ProxyConnection::arm_relay_timer() {
+  using std::chrono::steady_clock;
+  std::optional<steady_clock::time_point> wake = drain_deadline_;
+  if (listener_->idle_timeout.count() > 0) {
+    auto idle_at = tunnel_->last_activity() + listener_->idle_timeout;
+    if (!wake || idle_at < *wake) wake = idle_at;
+  }
+  if (!wake) {
+    timer_.cancel();
+    return;
+  }
+  auto now = steady_clock::now();
+  arm_timer(*wake > now ? std::chrono::duration_cast<milliseconds>(*wake - now) + milliseconds(1) : milliseconds(0));
+}
+
+void ProxyConnection::close_with(uint16_t code, std::string reason) {
+  if (phase_ != Phase::relaying) return finish("proxy", reason);
+  phase_ = Phase::closing;
+  closed_by_ = "proxy";
+  reason_ = "sent close " + std::to_string(code) + (reason.empty() ? "" : " (" + reason + ")");
+  arm_timer(kCloseHandshakeTimeout);
+  tunnel_->close_with(shared_from_this(), code, reason);
+}
+
+void ProxyConnection::drain_at(std::chrono::steady_clock::time_point deadline) {
+  if (phase_ == Phase::closed || phase_ == Phase::closing || phase_ == Phase::rejecting) return;
+  if (phase_ != Phase::relaying) return terminate("listener removed");
+  drain_deadline_ = deadline;
+  arm_relay_timer();
+}
+
+ConnectionDetails ProxyConnection::details() const {
+  ConnectionDetails d;
+  d.id = id_;
+  d.listener = listener_->name;
+  d.client = client_address_;
+  d.path = path_;
+  if (route_ != nullptr) d.cluster = cluster().name();
+  if (endpoint_ != nullptr) d.upstream = endpoint_->display;
+  d.age = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - accepted_at_);
+  d.bytes_from_client = handshake_bytes_in_ + (tunnel_ ? tunnel_->bytes_from_client() : 0);
+  d.bytes_to_client = handshake_bytes_out_ + (tunnel_ ? tunnel_->bytes_to_client() : 0);
+  if (tunnel_) {
+    d.messages_from_client = tunnel_->messages_from_client();
+    d.messages_to_client = tunnel_->messages_to_client();
+  }
+  d.annotations = attributes_.all();
+  d.config_version = listener_->config_version;
+  switch (phase_) {
+    case Phase::relaying: d.state = "relaying"; break;
+    case Phase::closing: d.state = "closing"; break;
+    case Phase::rejecting: d.state = "rejecting"; break;
+    case Phase::closed: d.state = "closed"; break;
+    default: d.state = "handshaking"; break;
+  }
+  return d;
 }
 
 void ProxyConnection::on_end_of_stream(Side from) {
+  if (phase_ == Phase::closing) {
+    if (first_end_) return finish("proxy", reason_);
+    first_end_ = from;
+    return;
+  }
   if (phase_ != Phase::relaying) return;
   if (first_end_) return finish(side_name(*first_end_), "end of stream");
   first_end_ = from;
@@ -337,7 +406,7 @@ void ProxyConnection::linger() {
 
 void ProxyConnection::finish(std::string_view closed_by, std::string reason) {
   if (phase_ == Phase::closed) return;
-  if (phase_ != Phase::rejecting || closed_by_.empty()) {
+  if ((phase_ != Phase::rejecting && phase_ != Phase::closing) || closed_by_.empty()) {
     closed_by_ = std::string(closed_by);
     reason_ = std::move(reason);
   }
@@ -409,13 +478,17 @@ void ProxyConnection::on_timeout() {
         return finish(side_name(*first_end_), "end of stream; the other side did not close within " +
                                                   seconds_text(kHalfCloseDrain));
       }
-      auto idle = std::chrono::steady_clock::now() - tunnel_->last_activity();
-      if (idle < listener_->idle_timeout) {
-        return arm_timer(std::chrono::duration_cast<milliseconds>(listener_->idle_timeout - idle) + milliseconds(1));
+      auto now = std::chrono::steady_clock::now();
+      if (drain_deadline_ && now >= *drain_deadline_) return close_with(1001, "going away");
+      if (listener_->idle_timeout.count() > 0 && now - tunnel_->last_activity() >= listener_->idle_timeout) {
+        listener_->stats->cx_idle_timeout.inc();
+        return finish("proxy", "idle for " + seconds_text(listener_->idle_timeout));
       }
-      listener_->stats->cx_idle_timeout.inc();
-      return finish("proxy", "idle for " + seconds_text(listener_->idle_timeout));
+      return arm_relay_timer();
     }
+    case Phase::closing:
+      return finish("proxy", reason_ + "; the close handshake did not finish within " +
+                                 seconds_text(kCloseHandshakeTimeout));
     case Phase::rejecting:
       return finish("proxy", reason_);
     case Phase::closed:

@@ -27,12 +27,19 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection>,
                         public TrackedConnection,
                         private Tunnel::Observer {
  public:
-  ProxyConnection(WorkerContext& worker, std::shared_ptr<const ListenerConfig> listener,
+  // `slot` identifies the accepting socket (see TrackedConnection).
+  ProxyConnection(WorkerContext& worker, std::shared_ptr<const ListenerConfig> listener, uint64_t slot,
                   boost::asio::ip::tcp::socket socket);
   ~ProxyConnection() override;
 
   void start();
+  std::shared_ptr<TrackedConnection> shared() override { return shared_from_this(); }
+  uint64_t id() const override { return id_; }
+  uint64_t listener_slot() const override { return slot_; }
+  ConnectionDetails details() const override;
   void terminate(std::string_view reason) override;
+  void close_with(uint16_t code, std::string reason) override;
+  void drain_at(std::chrono::steady_clock::time_point deadline) override;
 
  private:
   enum class Phase {
@@ -43,6 +50,7 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection>,
     sending_request,
     reading_response,
     relaying,
+    closing,  // close frames sent by the proxy; waiting for both sides to end
     rejecting,
     closed,
   };
@@ -70,6 +78,8 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection>,
   void close_upstream();
 
   void arm_timer(std::chrono::milliseconds after);
+  // In the relaying phase: the sooner of the idle check and the drain time.
+  void arm_relay_timer();
   void on_timeout();
 
   void on_end_of_stream(Side from) override;
@@ -81,6 +91,8 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection>,
 
   WorkerContext& worker_;
   std::shared_ptr<const ListenerConfig> listener_;
+  const uint64_t id_;
+  const uint64_t slot_;
   std::unique_ptr<network::Stream> client_;
   std::optional<boost::asio::ip::tcp::socket> connecting_;
   std::unique_ptr<network::Stream> upstream_;
@@ -89,6 +101,8 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection>,
   uint64_t timer_generation_ = 0;
   Phase phase_ = Phase::tls_handshake;
   std::chrono::steady_clock::time_point accepted_at_;
+  std::chrono::steady_clock::time_point connect_started_;
+  std::optional<std::chrono::steady_clock::time_point> drain_deadline_;
 
   std::string client_ip_;
   uint16_t client_port_ = 0;

@@ -15,7 +15,10 @@ ListenerStats::ListenerStats(stats::Store& s, const std::string& listener_name)
       cx_idle_timeout(s.counter(prefix + "downstream_cx_idle_timeout")),
       cx_accept_error(s.counter(prefix + "downstream_cx_accept_error")),
       rx_bytes(s.counter(prefix + "downstream_cx_rx_bytes_total")),
-      tx_bytes(s.counter(prefix + "downstream_cx_tx_bytes_total")) {}
+      tx_bytes(s.counter(prefix + "downstream_cx_tx_bytes_total")),
+      messages_rx(s.counter(prefix + "downstream_messages_rx_total")),
+      messages_tx(s.counter(prefix + "downstream_messages_tx_total")),
+      upgrade_ms(s.histogram(prefix + "downstream_upgrade_ms")) {}
 
 stats::Counter& ListenerStats::responses(int status) const {
   return store.counter(prefix + "downstream_rq_" + std::to_string(status));

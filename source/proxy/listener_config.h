@@ -37,6 +37,9 @@ struct ListenerStats {
   stats::Counter& cx_accept_error;
   stats::Counter& rx_bytes;
   stats::Counter& tx_bytes;
+  stats::Counter& messages_rx;
+  stats::Counter& messages_tx;
+  stats::Histogram& upgrade_ms;  // accept to 101 relayed
 };
 
 struct ListenerConfig {
@@ -60,6 +63,7 @@ struct ListenerConfig {
   uint32_t max_connections = 10000;
   uint32_t max_request_header_bytes = 16384;
   std::shared_ptr<ListenerStats> stats;
+  uint64_t config_version = 0;  // of the snapshot this came from
 };
 
 }  // namespace wsproxy::proxy

@@ -3,11 +3,20 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
+#include <random>
+
 namespace wsproxy::proxy {
 namespace {
 
 // Reads per wake-up before yielding to other connections on the worker.
 constexpr int kRoundsPerWake = 16;
+
+// Masking keys for the close frames the proxy sends upstream as a client.
+uint32_t mask_key() {
+  thread_local std::mt19937 generator{std::random_device{}()};
+  return generator();
+}
 
 }  // namespace
 
@@ -25,11 +34,31 @@ Tunnel::~Tunnel() {
 }
 
 void Tunnel::start(std::shared_ptr<void> keep_alive, std::string to_client) {
-  to_client_.initial = std::move(to_client);
-  to_client_.pending = to_client_.initial.data();
-  to_client_.pending_size = to_client_.initial.size();
+  queue(to_client_, std::move(to_client));
   run(to_upstream_, keep_alive);
   run(to_client_, std::move(keep_alive));
+}
+
+void Tunnel::queue(Direction& d, std::string bytes) {
+  d.extra = std::move(bytes);
+  d.pending = d.extra.data();
+  d.pending_size = d.extra.size();
+}
+
+void Tunnel::close_with(const std::shared_ptr<void>& keep_alive, uint16_t code, const std::string& reason) {
+  close_code_ = code;
+  close_reason_ = reason;
+  for (Direction* d : {&to_upstream_, &to_client_}) {
+    if (d->closing != Closing::no) continue;
+    d->closing = Closing::to_boundary;
+    // A direction parked on a read between frames can send its close frame
+    // now; its pending wait is left to expire unheeded.
+    if (d->waiting_to_read && d->frames.at_boundary()) {
+      ++d->wait_token;
+      d->waiting_to_read = false;
+      run(*d, keep_alive);
+    }
+  }
 }
 
 void Tunnel::release_buffer(Direction& d) {
@@ -37,8 +66,11 @@ void Tunnel::release_buffer(Direction& d) {
 }
 
 void Tunnel::wait(Direction& d, network::Stream& stream, network::Io want, std::shared_ptr<void> keep_alive) {
-  stream.async_wait(want, [this, &d, keep_alive = std::move(keep_alive)](const boost::system::error_code& ec) mutable {
-    if (ec || stopped_) return;
+  d.waiting_to_read = &stream == &d.src && d.pending_size == 0;
+  stream.async_wait(want, [this, &d, token = ++d.wait_token, keep_alive = std::move(keep_alive)](
+                              const boost::system::error_code& ec) mutable {
+    if (ec || stopped_ || token != d.wait_token) return;
+    d.waiting_to_read = false;
     run(d, std::move(keep_alive));
   });
 }
@@ -52,12 +84,29 @@ void Tunnel::run(Direction& d, std::shared_ptr<void> keep_alive) {
       if (w.status == Io::done) {
         d.pending += w.bytes;
         d.pending_size -= w.bytes;
-        if (d.pending_size == 0 && !d.initial.empty()) std::string().swap(d.initial);
+        if (d.pending_size == 0 && !d.extra.empty()) std::string().swap(d.extra);
         continue;
       }
       if (w.status == Io::want_read || w.status == Io::want_write) return wait(d, d.dst, w.status, std::move(keep_alive));
       stopped_ = true;
       return observer_.on_stream_error(d.from == Side::client ? Side::upstream : Side::client, d.dst.error_text());
+    }
+    std::size_t want = network::BufferPool::kBufferSize;
+    if (d.closing == Closing::to_boundary) {
+      if (d.frames.at_boundary()) {
+        // Frames from the client to the upstream must be masked.
+        queue(d, websocket::close_frame(close_code_, close_reason_, d.from == Side::client,
+                                        d.from == Side::client ? mask_key() : 0));
+        d.closing = Closing::close_sent;
+        continue;
+      }
+      // Read no further than the frame in flight, then stop at its end.
+      want = std::min<uint64_t>(want, d.frames.bytes_in_current_frame());
+    } else if (d.closing == Closing::close_sent) {
+      // The close frame is out: half-close, then read and drop until the
+      // peer ends its side.
+      d.dst.shutdown_write();
+      d.closing = Closing::draining;
     }
     if (rounds >= kRoundsPerWake) {
       // Let other connections on this worker run before reading more.
@@ -67,15 +116,21 @@ void Tunnel::run(Direction& d, std::shared_ptr<void> keep_alive) {
       return;
     }
     if (!d.buffer) d.buffer = pool_.acquire();
-    network::IoResult r = d.src.read_some(d.buffer.get(), network::BufferPool::kBufferSize);
+    network::IoResult r = d.src.read_some(d.buffer.get(), want);
     switch (r.status) {
       case Io::done:
+        d.bytes += r.bytes;
+        d.counters.listener_bytes->inc(r.bytes);
+        d.counters.cluster_bytes->inc(r.bytes);
+        last_activity_ = std::chrono::steady_clock::now();
+        if (d.closing == Closing::draining) continue;
+        {
+          uint64_t before = d.frames.messages();
+          d.frames.consume(d.buffer.get(), r.bytes);
+          if (uint64_t completed = d.frames.messages() - before) d.counters.listener_messages->inc(completed);
+        }
         d.pending = d.buffer.get();
         d.pending_size = r.bytes;
-        d.bytes += r.bytes;
-        d.counters.listener->inc(r.bytes);
-        d.counters.cluster->inc(r.bytes);
-        last_activity_ = std::chrono::steady_clock::now();
         continue;
       case Io::want_read:
       case Io::want_write:
@@ -83,7 +138,7 @@ void Tunnel::run(Direction& d, std::shared_ptr<void> keep_alive) {
         return wait(d, d.src, r.status, std::move(keep_alive));
       case Io::eof:
         release_buffer(d);
-        d.dst.shutdown_write();
+        if (d.closing != Closing::draining) d.dst.shutdown_write();
         return observer_.on_end_of_stream(d.from);
       case Io::error:
         stopped_ = true;

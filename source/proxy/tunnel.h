@@ -2,6 +2,9 @@
 // reads into one fixed buffer and reads again only when the previous write
 // has completed (backpressure); the buffer comes from the worker's pool only
 // while data is in flight. An end of stream is passed on as a half-close.
+// Frame headers are followed (not buffered) to count messages and to find
+// a boundary where a close frame can be put in when the proxy ends the
+// connection itself.
 #pragma once
 
 #include <chrono>
@@ -12,6 +15,7 @@
 #include "source/network/buffer_pool.h"
 #include "source/network/stream.h"
 #include "source/stats/stats.h"
+#include "source/websocket/frame_tracker.h"
 
 namespace wsproxy::proxy {
 
@@ -28,10 +32,11 @@ class Tunnel {
     virtual void on_stream_error(Side side, const std::string& error) = 0;
   };
 
-  // The byte counters one direction adds to on every read.
+  // What one direction adds to as it reads.
   struct Counters {
-    stats::Counter* listener;
-    stats::Counter* cluster;
+    stats::Counter* listener_bytes;
+    stats::Counter* cluster_bytes;
+    stats::Counter* listener_messages;
   };
 
   Tunnel(network::Stream& client, network::Stream& upstream, network::BufferPool& pool, Observer& observer,
@@ -41,14 +46,23 @@ class Tunnel {
   // Starts both directions. `keep_alive` owns the tunnel's owner and is
   // held by every pending operation. `to_client` is written first (the 101).
   void start(std::shared_ptr<void> keep_alive, std::string to_client);
+  // Ends the WebSocket from the proxy: each direction relays up to the end
+  // of the frame in flight, then sends a close frame with `code` and
+  // `reason` (to both sides) and a half-close, and then only reads until
+  // the peer closes (on_end_of_stream).
+  void close_with(const std::shared_ptr<void>& keep_alive, uint16_t code, const std::string& reason);
   // No further reads or writes; pending waits end when the streams close.
   void stop() { stopped_ = true; }
 
   std::chrono::steady_clock::time_point last_activity() const { return last_activity_; }
   uint64_t bytes_from_client() const { return to_upstream_.bytes; }
   uint64_t bytes_to_client() const { return to_client_.bytes; }
+  uint64_t messages_from_client() const { return to_upstream_.frames.messages(); }
+  uint64_t messages_to_client() const { return to_client_.frames.messages(); }
 
  private:
+  // Where a direction is in ending the WebSocket from the proxy.
+  enum class Closing { no, to_boundary, close_sent, draining };
   struct Direction {
     Direction(Side from_side, network::Stream& source, network::Stream& destination, Counters read_counters)
         : from(from_side), src(source), dst(destination), counters(read_counters) {}
@@ -58,21 +72,28 @@ class Tunnel {
     network::Stream& dst;
     Counters counters;
     std::unique_ptr<char[]> buffer;
-    std::string initial;         // written before anything is read
-    const char* pending = nullptr;  // unwritten bytes, in buffer or initial
+    std::string extra;              // bytes written before or instead of reads: the 101, a close frame
+    const char* pending = nullptr;  // unwritten bytes, in buffer or extra
     std::size_t pending_size = 0;
-    uint64_t bytes = 0;           // read from src
+    uint64_t bytes = 0;             // read from src
+    websocket::FrameTracker frames;
+    Closing closing = Closing::no;
+    bool waiting_to_read = false;   // parked on src readability with nothing pending
+    uint64_t wait_token = 0;        // a wait whose token is stale is ignored
   };
 
   void run(Direction& d, std::shared_ptr<void> keep_alive);
   void wait(Direction& d, network::Stream& stream, network::Io want, std::shared_ptr<void> keep_alive);
   void release_buffer(Direction& d);
+  void queue(Direction& d, std::string bytes);
 
   network::BufferPool& pool_;
   Observer& observer_;
   Direction to_upstream_;
   Direction to_client_;
   bool stopped_ = false;
+  std::string close_reason_;
+  uint16_t close_code_ = 0;
   std::chrono::steady_clock::time_point last_activity_;
 };
 

@@ -44,8 +44,8 @@ int main(int argc, char** argv) {
   }
   options.concurrency = concurrency > 0 ? concurrency : std::max(1u, std::thread::hardware_concurrency());
 
-  if (absl::GetFlag(FLAGS_validate)) return wsproxy::server::validate(options);
+  if (absl::GetFlag(FLAGS_validate)) return wsproxy::server::validate_config_file(options);
   // Writes to a peer that has gone must fail with EPIPE, not kill the process.
   signal(SIGPIPE, SIG_IGN);
-  return wsproxy::server::run(options);
+  return wsproxy::server::Server(options).run();
 }

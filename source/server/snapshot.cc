@@ -1,6 +1,8 @@
 // Building runtime objects from config.
 #include "source/server/snapshot.h"
 
+#include <openssl/sha.h>
+
 #include <map>
 
 #include "source/config/duration.h"
@@ -13,9 +15,11 @@ using config::FieldScope;
 
 std::shared_ptr<proxy::ListenerConfig> build_listener(
     const config::v1::Listener& proto, const config::LoadedConfig& loaded, const FieldScope& scope,
-    const std::map<std::string, std::shared_ptr<const upstream::Cluster>>& clusters, stats::Store& store) {
+    const std::map<std::string, std::shared_ptr<const upstream::Cluster>>& clusters, stats::Store& store,
+    uint64_t version) {
   auto listener = std::make_shared<proxy::ListenerConfig>();
   listener->name = proto.name();
+  listener->config_version = version;
   listener->address = proto.address().address();
   listener->port = static_cast<uint16_t>(proto.address().port());
   bool ok = true;
@@ -61,9 +65,21 @@ std::shared_ptr<proxy::ListenerConfig> build_listener(
   return ok ? listener : nullptr;
 }
 
+std::string sha256_hex(const std::string& text) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
+  static const char hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : digest) {
+    out += hex[b >> 4];
+    out += hex[b & 0xF];
+  }
+  return out;
+}
+
 }  // namespace
 
-std::shared_ptr<const Snapshot> build_snapshot(config::LoadedConfig loaded, stats::Store& store,
+std::shared_ptr<const Snapshot> build_snapshot(config::LoadedConfig loaded, uint64_t version, stats::Store& store,
                                                config::ErrorList& errors) {
   config::validate(loaded, errors);
   if (!errors.empty()) return nullptr;
@@ -80,12 +96,19 @@ std::shared_ptr<const Snapshot> build_snapshot(config::LoadedConfig loaded, stat
   }
   if (!errors.empty()) return nullptr;
   for (int i = 0; i < bootstrap.listeners_size(); ++i) {
-    auto listener = build_listener(bootstrap.listeners(i), loaded, root.child("listeners", i), clusters, store);
+    auto listener =
+        build_listener(bootstrap.listeners(i), loaded, root.child("listeners", i), clusters, store, version);
     if (listener != nullptr) snapshot->listeners.push_back(std::move(listener));
   }
   if (!errors.empty()) return nullptr;
   if (bootstrap.limits().has_max_connections()) snapshot->max_connections = bootstrap.limits().max_connections();
   snapshot->access_log_path = loaded.resolve_path(bootstrap.access_log().path());
+  const auto& drain = bootstrap.drain();
+  if (drain.has_shutdown_grace_period()) snapshot->shutdown_grace_period = config::to_milliseconds(drain.shutdown_grace_period());
+  if (drain.has_shutdown_timeout()) snapshot->shutdown_timeout = config::to_milliseconds(drain.shutdown_timeout());
+  if (drain.has_reload_drain_period()) snapshot->reload_drain_period = config::to_milliseconds(drain.reload_drain_period());
+  snapshot->version = version;
+  snapshot->sha256 = sha256_hex(loaded.text);
   snapshot->config = std::move(loaded);
   return snapshot;
 }

@@ -3,6 +3,9 @@
 
 #include <boost/asio/post.hpp>
 
+#include <future>
+#include <random>
+
 #include "source/common/log.h"
 #include "source/proxy/connection.h"
 
@@ -22,19 +25,40 @@ Worker::~Worker() {
 }
 
 void Worker::start() {
+  running_ = true;
   thread_ = std::thread([this] {
     stats::set_thread_shard(index_);
     io_->run();
+    running_ = false;
   });
 }
 
-void Worker::add_listener(std::shared_ptr<const proxy::ListenerConfig> config, boost::asio::ip::tcp::acceptor acceptor) {
-  listeners_.push_back({std::move(config), nullptr});
+void Worker::run_sync(const std::function<void()>& task) {
+  if (!running_ || std::this_thread::get_id() == thread_.get_id()) return task();
+  std::promise<void> done;
+  boost::asio::post(*io_, [&] {
+    task();
+    done.set_value();
+  });
+  done.get_future().wait();
+}
+
+void Worker::finish() {
+  boost::asio::post(*io_, [this] { work_.reset(); });
+}
+
+void Worker::join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+void Worker::add_listener(uint64_t slot, std::shared_ptr<const proxy::ListenerConfig> config,
+                          boost::asio::ip::tcp::acceptor acceptor) {
+  listeners_.push_back({slot, std::move(config), nullptr});
   ActiveListener& active = listeners_.back();
   active.loop = std::make_shared<network::AcceptLoop>(
       std::move(acceptor),
       [this, &active](boost::asio::ip::tcp::socket socket) {
-        std::make_shared<proxy::ProxyConnection>(context_, active.config, std::move(socket))->start();
+        std::make_shared<proxy::ProxyConnection>(context_, active.config, active.slot, std::move(socket))->start();
       },
       [&active](const boost::system::error_code& ec) {
         active.config->stats->cx_accept_error.inc();
@@ -43,17 +67,72 @@ void Worker::add_listener(std::shared_ptr<const proxy::ListenerConfig> config, b
   active.loop->start();
 }
 
-void Worker::shutdown(std::string reason) {
-  boost::asio::post(*io_, [this, reason = std::move(reason)] {
-    for (auto& listener : listeners_) listener.loop->stop();
-    // terminate() unlinks each connection, so take them from the front.
-    while (!context_.connections.empty()) context_.connections.front().terminate(reason);
-    work_.reset();
-  });
+void Worker::update_listener(uint64_t slot, std::shared_ptr<const proxy::ListenerConfig> config) {
+  for (auto& listener : listeners_) {
+    if (listener.slot == slot) listener.config = config;
+  }
 }
 
-void Worker::join() {
-  if (thread_.joinable()) thread_.join();
+void Worker::remove_listener(uint64_t slot, std::chrono::milliseconds drain_period) {
+  for (auto it = listeners_.begin(); it != listeners_.end();) {
+    if (it->slot == slot) {
+      it->loop->stop();
+      it = listeners_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  // Spread the closes over the period so clients do not all come back at once.
+  thread_local std::mt19937_64 random{std::random_device{}()};
+  std::uniform_int_distribution<int64_t> spread(0, std::max<int64_t>(0, drain_period.count()));
+  auto now = std::chrono::steady_clock::now();
+  for (auto& connection : snapshot_connections()) {
+    if (connection->listener_slot() == slot) connection->drain_at(now + std::chrono::milliseconds(spread(random)));
+  }
+}
+
+void Worker::stop_accepting() {
+  for (auto& listener : listeners_) listener.loop->stop();
+  listeners_.clear();
+}
+
+std::vector<std::shared_ptr<proxy::TrackedConnection>> Worker::snapshot_connections() const {
+  std::vector<std::shared_ptr<proxy::TrackedConnection>> out;
+  for (auto& c : const_cast<proxy::ConnectionList&>(context_.connections)) out.push_back(c.shared());
+  return out;
+}
+
+std::size_t Worker::connection_count() const {
+  std::size_t n = 0;
+  for (auto it = context_.connections.begin(); it != context_.connections.end(); ++it) ++n;
+  return n;
+}
+
+std::vector<proxy::ConnectionDetails> Worker::connections(const std::string& listener) const {
+  std::vector<proxy::ConnectionDetails> out;
+  for (const auto& c : context_.connections) {
+    auto details = c.details();
+    if (listener.empty() || details.listener == listener) out.push_back(std::move(details));
+  }
+  return out;
+}
+
+bool Worker::close_connection(uint64_t id, uint16_t code, const std::string& reason) {
+  for (auto& connection : snapshot_connections()) {
+    if (connection->id() == id) {
+      connection->close_with(code, reason);
+      return true;
+    }
+  }
+  return false;
+}
+
+void Worker::close_all(uint16_t code, const std::string& reason) {
+  for (auto& connection : snapshot_connections()) connection->close_with(code, reason);
+}
+
+void Worker::terminate_all(const std::string& reason) {
+  for (auto& connection : snapshot_connections()) connection->terminate(reason);
 }
 
 }  // namespace wsproxy::server

@@ -44,6 +44,33 @@ class Gauge {
   std::atomic<int64_t> value_{0};
 };
 
+// Recorded values (latencies) in log-spaced buckets 5% wide, sharded like
+// counters; quantiles are read from the buckets (within about 3%).
+class Histogram {
+ public:
+  explicit Histogram(size_t shards);
+  // `value` >= 0, in the unit the stat's name says (e.g. _ms).
+  void record(double value);
+
+  struct Summary {
+    uint64_t count = 0;
+    double p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0, sum = 0;
+  };
+  Summary summary() const;
+
+ private:
+  static constexpr size_t kBuckets = 512;
+  struct alignas(64) Shard {
+    std::atomic<uint64_t> buckets[kBuckets];
+    std::atomic<uint64_t> count{0};
+    std::atomic<uint64_t> sum_micro{0};  // sum of value * 1e6
+    std::atomic<uint64_t> max_micro{0};
+    Shard();
+  };
+  std::unique_ptr<Shard[]> shards_;
+  size_t shard_count_;
+};
+
 class Store {
  public:
   // `shards`: the number of threads that increment (workers + main).
@@ -53,15 +80,19 @@ class Store {
   // for the Store's lifetime.
   Counter& counter(std::string_view name);
   Gauge& gauge(std::string_view name);
+  Histogram& histogram(std::string_view name);
 
+  // Sorted by name.
   std::vector<std::pair<std::string, uint64_t>> counter_values() const;
   std::vector<std::pair<std::string, int64_t>> gauge_values() const;
+  std::vector<std::pair<std::string, Histogram::Summary>> histogram_values() const;
 
  private:
   const size_t shards_;
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<Counter>, std::less<>> counters_;
   std::map<std::string, std::unique_ptr<Gauge>, std::less<>> gauges_;
+  std::map<std::string, std::unique_ptr<Histogram>, std::less<>> histograms_;
 };
 
 }  // namespace wsproxy::stats

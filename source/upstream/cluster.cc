@@ -21,7 +21,8 @@ ClusterStats::ClusterStats(stats::Store& store, const std::string& c)
       handshake_rejected(store.counter(stat_name(c, "upstream_handshake_rejected"))),
       cx_none_available(store.counter(stat_name(c, "upstream_cx_none_available"))),
       rx_bytes(store.counter(stat_name(c, "upstream_cx_rx_bytes_total"))),
-      tx_bytes(store.counter(stat_name(c, "upstream_cx_tx_bytes_total"))) {}
+      tx_bytes(store.counter(stat_name(c, "upstream_cx_tx_bytes_total"))),
+      connect_ms(store.histogram(stat_name(c, "upstream_handshake_ms"))) {}
 
 std::shared_ptr<Cluster> Cluster::create(const config::v1::Cluster& proto, const config::LoadedConfig& config,
                                          const config::FieldScope& scope, stats::Store& store) {

@@ -35,6 +35,7 @@ struct ClusterStats {
   stats::Counter& cx_none_available;
   stats::Counter& rx_bytes;
   stats::Counter& tx_bytes;
+  stats::Histogram& connect_ms;  // TCP connect, TLS and the 101
 };
 
 class Cluster {

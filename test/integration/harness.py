@@ -37,6 +37,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 EXAMPLES = os.path.join(REPO, "examples")
 START_TIMEOUT = 30.0  # seconds to wait for wsproxy to listen
 LISTENING = re.compile(r'listener "([^"]+)" listening on ([0-9.]+):(\d+)')
+ADMIN_LISTENING = re.compile(r"admin listening on ([0-9.]+):(\d+)")
 
 
 def tmpdir():
@@ -196,9 +197,15 @@ class Proxy:
         self.config_path = os.path.join(self.dir, "wsproxy.textproto")
         self.access_log_path = os.path.join(self.dir, "access.log")
         self.log_path = os.path.join(self.dir, "wsproxy.log")
+        # Every test proxy takes its admin port from the kernel too.
+        if "admin {" not in config_text:
+            config_text += 'admin { address { address: "127.0.0.1" port: 0 } }\n'
+        if "access_log {" not in config_text:
+            config_text += f'access_log {{ path: "{self.access_log_path}" }}\n'
+        self.config_text = config_text
         with open(self.config_path, "w") as f:
             f.write(config_text)
-            f.write(f'access_log {{ path: "{self.access_log_path}" }}\n')
+        self.admin_port = None
         self.ports = {}
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
@@ -214,9 +221,13 @@ class Proxy:
     def _listening(self, expected):
         if self.process.poll() is not None:
             raise AssertionError(f"wsproxy exited with {self.process.returncode}:\n{self.log()}")
-        for name, _, port in LISTENING.findall(self.log()):
+        log = self.log()
+        for name, _, port in LISTENING.findall(log):
             self.ports[name] = int(port)
-        return len(self.ports) >= expected and "wsproxy started" in self.log()
+        admin = ADMIN_LISTENING.search(log)
+        if admin:
+            self.admin_port = int(admin.group(2))
+        return len(self.ports) >= expected and "wsproxy" in log and " started: " in log
 
     def url(self, path="/", listener="public", scheme="ws"):
         return f"{scheme}://127.0.0.1:{self.ports[listener]}{path}"

@@ -54,3 +54,35 @@ TEST(GaugeTest, TryIncBelowStopsAtTheLimit) {
 
 }  // namespace
 }  // namespace wsproxy::stats
+
+namespace wsproxy::stats {
+namespace {
+
+TEST(HistogramTest, QuantilesAreWithinThreePercent) {
+  Store store(2);
+  Histogram& h = store.histogram("latency_ms");
+  for (int i = 1; i <= 1000; ++i) h.record(i);
+  auto s = h.summary();
+  EXPECT_EQ(s.count, 1000u);
+  EXPECT_NEAR(s.p50, 500, 500 * 0.03);
+  EXPECT_NEAR(s.p90, 900, 900 * 0.03);
+  EXPECT_NEAR(s.p99, 990, 990 * 0.03);
+  EXPECT_NEAR(s.p999, 999, 999 * 0.03);
+  EXPECT_DOUBLE_EQ(s.max, 1000);
+  EXPECT_NEAR(s.sum, 500500, 1);
+}
+
+TEST(HistogramTest, EmptyAndTinyValues) {
+  Store store(1);
+  Histogram& h = store.histogram("x");
+  EXPECT_EQ(h.summary().count, 0u);
+  h.record(0);
+  h.record(0.0001);
+  auto s = h.summary();
+  EXPECT_EQ(s.count, 2u);
+  EXPECT_EQ(s.p50, 0);
+  EXPECT_EQ(store.histogram_values().size(), 1u);
+}
+
+}  // namespace
+}  // namespace wsproxy::stats
