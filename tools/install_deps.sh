@@ -9,8 +9,10 @@ packages=(
   # build
   bazel-bootstrap g++ libboost-dev libssl-dev libprotobuf-dev protobuf-compiler
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libabsl-dev libgtest-dev libgmock-dev
-  # run and test
+  # run and test: independent clients (websockets, node's ws, gRPC stubs
+  # generated at test time, Debian's reflection and health protos)
   ca-certificates openssl python3 python3-websockets nodejs node-ws
+  python3-grpcio python3-grpc-tools grpc-proto
 )
 
 missing=()
@@ -19,11 +21,22 @@ for p in "${packages[@]}"; do
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
+# npm comes with some Node.js builds; Debian packages it apart.
+command -v npm >/dev/null || missing+=(npm)
 
-echo "installing: ${missing[*]}"
-sudo=()
-[ "$(id -u)" -eq 0 ] || sudo=(sudo)
-export DEBIAN_FRONTEND=noninteractive
-"${sudo[@]}" apt-get update -qq
-"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# buf (from the npm registry): buf lint for api/, and buf curl, a grpcurl
+# that needs no .proto files, in the admin API tests.
+cd "$(dirname "$0")"
+if [ ! -x node_modules/.bin/buf ]; then
+  echo "installing buf (npm ci in tools/)"
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+fi

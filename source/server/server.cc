@@ -371,9 +371,9 @@ uint64_t Server::drain(std::optional<milliseconds> grace_period) {
   if (draining_.exchange(true)) return open;
   auto snapshot = current();
   milliseconds grace = grace_period.value_or(snapshot->shutdown_grace_period);
+  for (auto& worker : workers_) worker->run_sync([&] { worker->stop_accepting(); });
   log::info("draining: accepting no more connections; " + std::to_string(open) +
             " open connection(s) are sent 1001 in " + std::to_string(grace.count()) + " ms");
-  for (auto& worker : workers_) worker->run_sync([&] { worker->stop_accepting(); });
   auto now = std::chrono::steady_clock::now();
   boost::asio::post(main_io_, [this, go_away = now + grace, deadline = now + grace + snapshot->shutdown_timeout] {
     watch_drain(go_away, deadline);

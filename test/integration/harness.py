@@ -197,12 +197,7 @@ class Proxy:
         self.config_path = os.path.join(self.dir, "wsproxy.textproto")
         self.access_log_path = os.path.join(self.dir, "access.log")
         self.log_path = os.path.join(self.dir, "wsproxy.log")
-        # Every test proxy takes its admin port from the kernel too.
-        if "admin {" not in config_text:
-            config_text += 'admin { address { address: "127.0.0.1" port: 0 } }\n'
-        if "access_log {" not in config_text:
-            config_text += f'access_log {{ path: "{self.access_log_path}" }}\n'
-        self.config_text = config_text
+        config_text = self.runtime_config(config_text)
         with open(self.config_path, "w") as f:
             f.write(config_text)
         self.admin_port = None
@@ -217,6 +212,16 @@ class Proxy:
         except Exception:
             self.stop()
             raise
+
+    def runtime_config(self, config_text):
+        """`config_text` with what every test proxy runs with: an admin port
+        from the kernel and the access log in the test's folder (unless the
+        text has its own). A reload must keep these the same."""
+        if "admin {" not in config_text:
+            config_text += 'admin { address { address: "127.0.0.1" port: 0 } }\n'
+        if "access_log {" not in config_text:
+            config_text += f'access_log {{ path: "{self.access_log_path}" }}\n'
+        return config_text
 
     def _listening(self, expected):
         if self.process.poll() is not None:
