@@ -69,6 +69,10 @@ wsproxy is running: wss://127.0.0.1:8443 -> echo upstream ws://127.0.0.1:8090
 Connect (type a line, the echo comes back through the proxy; Ctrl-D to quit):
   SSL_CERT_FILE=$tls/quickstart-cert.pem /usr/bin/python3 -m websockets wss://127.0.0.1:8443/
 
+Ask the admin API (gRPC with reflection) about the proxy and its connections:
+  tools/node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge http://127.0.0.1:9901/wsproxy.admin.v1.AdminService/GetServerInfo
+  tools/node_modules/.bin/buf curl --protocol grpc --http2-prior-knowledge http://127.0.0.1:9901/wsproxy.admin.v1.AdminService/ListConnections
+
 Look at the TLS side:
   openssl s_client -connect 127.0.0.1:8443 -CAfile $tls/quickstart-cert.pem -brief </dev/null
 
