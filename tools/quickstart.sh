@@ -59,7 +59,7 @@ wait_for "$state/echo.log" "listening" "$(cat "$state/echo.pid")"
 bazel-bin/source/server/wsproxy --config examples/quickstart.textproto \
   >"$state/access.log" 2>"$state/wsproxy.log" &
 echo $! >"$state/wsproxy.pid"
-wait_for "$state/wsproxy.log" "wsproxy started" "$(cat "$state/wsproxy.pid")"
+wait_for "$state/wsproxy.log" " started: " "$(cat "$state/wsproxy.pid")"
 
 cat <<MSG
 
