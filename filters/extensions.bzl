@@ -6,6 +6,7 @@ filter registry under its config message's full name).
 
 WSPROXY_FILTERS = [
     "//filters/header_rewrite",
+    "//filters/jwt_authn",
     "//filters/origin",
     "//filters/rate_limit",
 ]

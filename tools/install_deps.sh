@@ -12,7 +12,7 @@ packages=(
   # run and test: independent clients (websockets, node's ws, gRPC stubs
   # generated at test time, Debian's reflection and health protos)
   ca-certificates openssl python3 python3-websockets nodejs node-ws
-  python3-grpcio python3-grpc-tools grpc-proto
+  python3-grpcio python3-grpc-tools grpc-proto python3-jwt python3-cryptography
 )
 
 missing=()

@@ -11,6 +11,8 @@
 // without changing them.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -63,12 +65,26 @@ struct ConnectContext {
   Attributes& attributes;
 };
 
+// A filter's request to end the connection at a moment: when the token
+// that let it in expires, say.
+struct ScheduledClose {
+  std::chrono::system_clock::time_point at;
+  uint16_t code;  // the WebSocket close code sent to both sides
+  std::string reason;
+};
+
 struct RequestContext {
   const ConnectionInfo& connection;
   Attributes& attributes;
   // The upgrade request as it will go upstream: filters may change headers
   // (the upgrade fields excepted) and the target's query.
   http::RequestHead& request;
+  // Filled by close_at(); the earliest request wins.
+  std::optional<ScheduledClose> scheduled_close;
+
+  void close_at(std::chrono::system_clock::time_point at, uint16_t code, std::string reason) {
+    if (!scheduled_close || at < scheduled_close->at) scheduled_close = ScheduledClose{at, code, std::move(reason)};
+  }
 };
 
 struct ResponseContext {

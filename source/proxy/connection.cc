@@ -157,6 +157,11 @@ void ProxyConnection::on_request_head(std::size_t head_size) {
     filter::ConnectionInfo info = connection_info();
     filter::RequestContext context{info, attributes_, *request_};
     if (auto denial = filters_->on_request(context)) return reject(std::move(*denial));
+    if (const auto& scheduled = context.scheduled_close) {
+      auto in = scheduled->at - std::chrono::system_clock::now();
+      plan_close({std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(in),
+                  scheduled->code, scheduled->reason});
+    }
     path_ = std::string(http::target_path(request_->target));
   }
   route_ = listener_->route_for(path_);
@@ -290,7 +295,8 @@ void ProxyConnection::start_tunnel(std::string to_client) {
 
 void ProxyConnection::arm_relay_timer() {
   using std::chrono::steady_clock;
-  std::optional<steady_clock::time_point> wake = drain_deadline_;
+  std::optional<steady_clock::time_point> wake;
+  if (planned_close_) wake = planned_close_->at;
   if (listener_->idle_timeout.count() > 0) {
     auto idle_at = tunnel_->last_activity() + listener_->idle_timeout;
     if (!wake || idle_at < *wake) wake = idle_at;
@@ -315,8 +321,12 @@ void ProxyConnection::close_with(uint16_t code, std::string reason) {
 void ProxyConnection::drain_at(std::chrono::steady_clock::time_point deadline) {
   if (phase_ == Phase::closed || phase_ == Phase::closing || phase_ == Phase::rejecting) return;
   if (phase_ != Phase::relaying) return terminate("listener removed");
-  drain_deadline_ = deadline;
+  plan_close({deadline, 1001, "going away"});
   arm_relay_timer();
+}
+
+void ProxyConnection::plan_close(PlannedClose close) {
+  if (!planned_close_ || close.at < planned_close_->at) planned_close_ = std::move(close);
 }
 
 ConnectionDetails ProxyConnection::details() const {
@@ -479,7 +489,10 @@ void ProxyConnection::on_timeout() {
                                                   seconds_text(kHalfCloseDrain));
       }
       auto now = std::chrono::steady_clock::now();
-      if (drain_deadline_ && now >= *drain_deadline_) return close_with(1001, "going away");
+      if (planned_close_ && now >= planned_close_->at) {
+        listener_->stats->cx_planned_close.inc();
+        return close_with(planned_close_->code, planned_close_->reason);
+      }
       if (listener_->idle_timeout.count() > 0 && now - tunnel_->last_activity() >= listener_->idle_timeout) {
         listener_->stats->cx_idle_timeout.inc();
         return finish("proxy", "idle for " + seconds_text(listener_->idle_timeout));

@@ -78,7 +78,7 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection>,
   void close_upstream();
 
   void arm_timer(std::chrono::milliseconds after);
-  // In the relaying phase: the sooner of the idle check and the drain time.
+  // In the relaying phase: the sooner of the idle check and a planned close.
   void arm_relay_timer();
   void on_timeout();
 
@@ -102,7 +102,15 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection>,
   Phase phase_ = Phase::tls_handshake;
   std::chrono::steady_clock::time_point accepted_at_;
   std::chrono::steady_clock::time_point connect_started_;
-  std::optional<std::chrono::steady_clock::time_point> drain_deadline_;
+  // A close the proxy will start itself at a set time (drain, a filter's
+  // scheduled close); the earliest is kept.
+  struct PlannedClose {
+    std::chrono::steady_clock::time_point at;
+    uint16_t code;
+    std::string reason;
+  };
+  void plan_close(PlannedClose close);
+  std::optional<PlannedClose> planned_close_;
 
   std::string client_ip_;
   uint16_t client_port_ = 0;

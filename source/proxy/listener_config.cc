@@ -13,6 +13,7 @@ ListenerStats::ListenerStats(stats::Store& s, const std::string& listener_name)
       cx_tls_handshake_error(s.counter(prefix + "downstream_cx_tls_handshake_error")),
       cx_handshake_timeout(s.counter(prefix + "downstream_cx_handshake_timeout")),
       cx_idle_timeout(s.counter(prefix + "downstream_cx_idle_timeout")),
+      cx_planned_close(s.counter(prefix + "downstream_cx_planned_close")),
       cx_accept_error(s.counter(prefix + "downstream_cx_accept_error")),
       rx_bytes(s.counter(prefix + "downstream_cx_rx_bytes_total")),
       tx_bytes(s.counter(prefix + "downstream_cx_tx_bytes_total")),

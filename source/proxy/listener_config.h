@@ -34,6 +34,7 @@ struct ListenerStats {
   stats::Counter& cx_tls_handshake_error;
   stats::Counter& cx_handshake_timeout;
   stats::Counter& cx_idle_timeout;
+  stats::Counter& cx_planned_close;  // ended by the proxy at a set time: drain, token expiry
   stats::Counter& cx_accept_error;
   stats::Counter& rx_bytes;
   stats::Counter& tx_bytes;

@@ -102,8 +102,7 @@ class ValidateTest(unittest.TestCase):
         self.assert_invalid(listener(extra=extra) + cluster(port=9000),
                             r'listeners\["public"\]\.filter_chains\["main"\]\.filters\["f"\]\.typed_config: '
                             r'no filter is built in for type "google.protobuf.Duration" \(built in: '
-                            r'wsproxy.filters.header_rewrite.v1.HeaderRewrite, wsproxy.filters.origin.v1.Origin, '
-                            r'wsproxy.filters.rate_limit.v1.RateLimit\)')
+                            r'[^)]*wsproxy.filters.origin.v1.Origin[^)]*\)')
 
     def test_missing_file_is_refused(self):
         result = run_wsproxy("--config", "/nonexistent/wsproxy.textproto", "--validate")

@@ -68,6 +68,18 @@ async def async_wait_until(predicate, timeout, what, interval=0.02):
         await asyncio.sleep(interval)
 
 
+async def async_wait_until_async(predicate, timeout, what, interval=0.1):
+    """Like async_wait_until, for a predicate that is a coroutine function."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(interval)
+
+
 def closed_port():
     """A loopback port nothing listens on (bound, then released)."""
     with socket.socket() as s:
