@@ -115,6 +115,8 @@ void Stream::shutdown_write() {
   ::shutdown(socket_.native_handle(), SHUT_WR);
 }
 
+bool Stream::has_buffered_input() const { return ssl_ != nullptr && SSL_has_pending(ssl_) == 1; }
+
 std::string_view Stream::server_name() const {
   const char* name = ssl_ != nullptr ? SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name) : nullptr;
   return name != nullptr ? name : std::string_view();

@@ -55,6 +55,10 @@ class Stream {
   void close();
   bool is_open() const { return socket_.is_open(); }
 
+  // True if bytes already read from the socket wait to be returned (TLS
+  // records decrypted or read ahead); a plain stream never has any.
+  bool has_buffered_input() const;
+
   // The TLS server name (SNI) the client asked for; empty if none.
   std::string_view server_name() const;
 

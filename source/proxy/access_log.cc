@@ -12,8 +12,10 @@
 
 namespace wsproxy::proxy {
 
-std::unique_ptr<AccessLog> AccessLog::open(const std::string& path, stats::Store& store, std::string& error) {
+std::unique_ptr<AccessLog> AccessLog::open(const std::string& path, bool disabled, stats::Store& store,
+                                           std::string& error) {
   stats::Counter& errors = store.counter("access_log.write_errors");
+  if (disabled) return std::unique_ptr<AccessLog>(new AccessLog(-1, false, errors));
   if (path.empty()) return std::unique_ptr<AccessLog>(new AccessLog(STDOUT_FILENO, false, errors));
   int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
@@ -28,6 +30,7 @@ AccessLog::~AccessLog() {
 }
 
 void AccessLog::write(const AccessLogEntry& e) {
+  if (fd_ < 0) return;
   char now[32];
   log::format_now(now);
   std::string line;

@@ -27,9 +27,11 @@ struct AccessLogEntry {
 
 class AccessLog {
  public:
-  // Appends to `path`, or writes to standard output when it is empty.
-  // Returns null with `error` set if the file cannot be opened.
-  static std::unique_ptr<AccessLog> open(const std::string& path, stats::Store& store, std::string& error);
+  // Appends to `path`, or writes to standard output when it is empty; a
+  // disabled log writes nothing. Returns null with `error` set if the file
+  // cannot be opened.
+  static std::unique_ptr<AccessLog> open(const std::string& path, bool disabled, stats::Store& store,
+                                         std::string& error);
   ~AccessLog();
 
   // One write(2) per line. A failed write is counted
@@ -38,7 +40,7 @@ class AccessLog {
 
  private:
   AccessLog(int fd, bool owned, stats::Counter& errors) : fd_(fd), owned_(owned), write_errors_(errors) {}
-  int fd_;
+  int fd_;  // -1: disabled
   bool owned_;
   stats::Counter& write_errors_;
 };

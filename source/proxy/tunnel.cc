@@ -115,6 +115,14 @@ void Tunnel::run(Direction& d, std::shared_ptr<void> keep_alive) {
       });
       return;
     }
+    if (d.drained) {
+      // A short read means the socket was empty: wait rather than spend a
+      // read call that would only say so. (The wait re-arms interest, so
+      // bytes that came meanwhile wake it at once.)
+      d.drained = false;
+      release_buffer(d);
+      return wait(d, d.src, network::Io::want_read, std::move(keep_alive));
+    }
     if (!d.buffer) d.buffer = pool_.acquire();
     network::IoResult r = d.src.read_some(d.buffer.get(), want);
     switch (r.status) {
@@ -131,6 +139,7 @@ void Tunnel::run(Direction& d, std::shared_ptr<void> keep_alive) {
         }
         d.pending = d.buffer.get();
         d.pending_size = r.bytes;
+        d.drained = r.bytes < want && !d.src.has_buffered_input();
         continue;
       case Io::want_read:
       case Io::want_write:

@@ -79,6 +79,7 @@ class Tunnel {
     websocket::FrameTracker frames;
     Closing closing = Closing::no;
     bool waiting_to_read = false;   // parked on src readability with nothing pending
+    bool drained = false;           // the last read came up short: src has nothing more now
     uint64_t wait_token = 0;        // a wait whose token is stale is ignored
   };
 

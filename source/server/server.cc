@@ -110,7 +110,7 @@ int Server::run() {
     return 1;
   }
   std::string error;
-  access_log_ = proxy::AccessLog::open(snapshot->access_log_path, store_, error);
+  access_log_ = proxy::AccessLog::open(snapshot->access_log_path, snapshot->access_log_disabled, store_, error);
   if (access_log_ == nullptr) {
     std::fprintf(stderr, "wsproxy: %s\n", error.c_str());
     return 1;
@@ -259,8 +259,8 @@ admin::ReloadResult Server::reload(const admin::ConfigSource& source) {
     result.errors = next->config.source + ": admin: the admin settings cannot change on reload; restart to change them\n";
     return result;
   }
-  if (next->access_log_path != old->access_log_path) {
-    result.errors = next->config.source + ": access_log.path: cannot change on reload; restart to change it\n";
+  if (next->access_log_path != old->access_log_path || next->access_log_disabled != old->access_log_disabled) {
+    result.errors = next->config.source + ": access_log: cannot change on reload; restart to change it\n";
     return result;
   }
 

@@ -103,6 +103,7 @@ std::shared_ptr<const Snapshot> build_snapshot(config::LoadedConfig loaded, uint
   if (!errors.empty()) return nullptr;
   if (bootstrap.limits().has_max_connections()) snapshot->max_connections = bootstrap.limits().max_connections();
   snapshot->access_log_path = loaded.resolve_path(bootstrap.access_log().path());
+  snapshot->access_log_disabled = bootstrap.access_log().disabled();
   const auto& drain = bootstrap.drain();
   if (drain.has_shutdown_grace_period()) snapshot->shutdown_grace_period = config::to_milliseconds(drain.shutdown_grace_period());
   if (drain.has_shutdown_timeout()) snapshot->shutdown_timeout = config::to_milliseconds(drain.shutdown_timeout());

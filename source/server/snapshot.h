@@ -23,6 +23,7 @@ struct Snapshot {
   std::vector<std::shared_ptr<const upstream::Cluster>> clusters;
   std::optional<uint32_t> max_connections;  // process-wide, when configured
   std::string access_log_path;
+  bool access_log_disabled = false;
   uint64_t version = 0;
   std::string sha256;  // of config.text, hex
   std::chrono::milliseconds shutdown_grace_period{5000};
