@@ -1,9 +1,15 @@
 // Readiness-driven plain and TLS streams.
 #include "source/network/stream.h"
 
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -12,14 +18,74 @@
 
 namespace wsproxy::network {
 
-Stream::Stream(Socket socket, ssl_st* ssl) : socket_(std::move(socket)), ssl_(ssl) {
-  boost::system::error_code ec;
-  socket_.non_blocking(true, ec);
-  socket_.set_option(boost::asio::ip::tcp::no_delay(true), ec);
-  if (ssl_ != nullptr) SSL_set_fd(ssl_, socket_.native_handle());
+namespace {
+
+// One BIO method for all streams: OpenSSL reads and writes the socket
+// through the stream, which then knows when a read came up short.
+BIO_METHOD* socket_bio_method(int (*read)(BIO*, char*, int), int (*write)(BIO*, const char*, int),
+                              long (*ctrl)(BIO*, int, long, void*)) {
+  static BIO_METHOD* method = [&] {
+    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "wsproxy stream");
+    BIO_meth_set_read(m, read);
+    BIO_meth_set_write(m, write);
+    BIO_meth_set_ctrl(m, ctrl);
+    BIO_meth_set_create(m, [](BIO* bio) {
+      BIO_set_init(bio, 1);
+      return 1;
+    });
+    return m;
+  }();
+  return method;
+}
+
+}  // namespace
+
+int Stream::bio_read(BIO* bio, char* data, int size) {
+  auto* stream = static_cast<Stream*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  for (;;) {
+    ssize_t n = ::recv(stream->fd_, data, static_cast<size_t>(size), 0);
+    if (n >= 0) {
+      stream->short_read_ = n < size;
+      return static_cast<int>(n);
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_read(bio);
+    return -1;
+  }
+}
+
+int Stream::bio_write(BIO* bio, const char* data, int size) {
+  auto* stream = static_cast<Stream*>(BIO_get_data(bio));
+  BIO_clear_retry_flags(bio);
+  for (;;) {
+    ssize_t n = ::send(stream->fd_, data, static_cast<size_t>(size), MSG_NOSIGNAL);
+    if (n >= 0) return static_cast<int>(n);
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_write(bio);
+    return -1;
+  }
+}
+
+long Stream::bio_ctrl(BIO*, int command, long, void*) {
+  // OpenSSL flushes after writing; the socket has nothing to flush.
+  return command == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+Stream::Stream(Poller& poller, int fd, ssl_st* ssl) : poller_(poller), fd_(fd), ssl_(ssl) {
+  fcntl(fd_, F_SETFL, fcntl(fd_, F_GETFL) | O_NONBLOCK);
+  int one = 1;
+  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (ssl_ != nullptr) {
+    BIO* bio = BIO_new(socket_bio_method(bio_read, bio_write, bio_ctrl));
+    BIO_set_data(bio, this);
+    SSL_set_bio(ssl_, bio, bio);
+  }
+  if (!poller_.add(fd_, this)) error_ = std::string("cannot watch the socket: ") + std::strerror(errno);
 }
 
 Stream::~Stream() {
+  close();
   if (ssl_ != nullptr) SSL_free(ssl_);
 }
 
@@ -27,8 +93,10 @@ IoResult Stream::tls_failure(int ret) {
   int err = SSL_get_error(ssl_, ret);
   switch (err) {
     case SSL_ERROR_WANT_READ:
+      readable_ = false;
       return {Io::want_read};
     case SSL_ERROR_WANT_WRITE:
+      writable_ = false;
       return {Io::want_write};
     case SSL_ERROR_ZERO_RETURN:
       return {Io::eof};
@@ -43,10 +111,12 @@ IoResult Stream::tls_failure(int ret) {
   }
 }
 
-IoResult Stream::plain_failure(const boost::system::error_code& ec) {
-  if (ec == boost::asio::error::would_block || ec == boost::asio::error::try_again) return {Io::want_read};
-  if (ec == boost::asio::error::eof) return {Io::eof};
-  error_ = ec.message();
+IoResult Stream::plain_failure(int err, bool writing) {
+  if (err == EAGAIN || err == EWOULDBLOCK) {
+    (writing ? writable_ : readable_) = false;
+    return {writing ? Io::want_write : Io::want_read};
+  }
+  error_ = fd_ < 0 ? "the connection is closed" : std::strerror(err);
   return {Io::error};
 }
 
@@ -77,10 +147,15 @@ IoResult Stream::read_some(char* data, std::size_t size) {
     if (ret == 1) return {Io::done, n};
     return tls_failure(ret);
   }
-  boost::system::error_code ec;
-  std::size_t n = socket_.read_some(boost::asio::buffer(data, size), ec);
-  if (!ec) return {Io::done, n};
-  return plain_failure(ec);
+  for (;;) {
+    ssize_t n = ::recv(fd_, data, size, 0);
+    if (n > 0) {
+      short_read_ = static_cast<std::size_t>(n) < size;
+      return {Io::done, static_cast<std::size_t>(n)};
+    }
+    if (n == 0) return {Io::eof};
+    if (errno != EINTR) return plain_failure(errno, false);
+  }
 }
 
 IoResult Stream::write_some(const char* data, std::size_t size) {
@@ -97,22 +172,46 @@ IoResult Stream::write_some(const char* data, std::size_t size) {
     }
     return result;
   }
-  boost::system::error_code ec;
-  std::size_t n = socket_.write_some(boost::asio::buffer(data, size), ec);
-  if (!ec) return {Io::done, n};
-  IoResult result = plain_failure(ec);
-  if (result.status == Io::want_read) result.status = Io::want_write;
-  return result;
+  for (;;) {
+    ssize_t n = ::send(fd_, data, size, MSG_NOSIGNAL);
+    if (n >= 0) return {Io::done, static_cast<std::size_t>(n)};
+    if (errno != EINTR) return plain_failure(errno, true);
+  }
+}
+
+bool Stream::drained() const { return short_read_ && !has_buffered_input(); }
+
+void Stream::mark_drained() {
+  // A FIN that came with the last bytes makes no new edge: the next read
+  // must still happen to see it.
+  if (!peer_closed_) readable_ = false;
 }
 
 void Stream::shutdown_write() {
-  if (!socket_.is_open()) return;
+  if (fd_ < 0) return;
   if (ssl_ != nullptr) {
     ERR_clear_error();
     SSL_shutdown(ssl_);
     ERR_clear_error();
   }
-  ::shutdown(socket_.native_handle(), SHUT_WR);
+  ::shutdown(fd_, SHUT_WR);
+}
+
+void Stream::close() {
+  if (fd_ < 0) return;
+  poller_.remove(fd_, this);
+  ::close(fd_);
+  fd_ = -1;
+  // As Asio does: waits still pending complete with operation_aborted,
+  // later, not from inside close().
+  for (Waits* waits : {&read_waits_, &write_waits_}) {
+    for (WaitHandler* h : {&waits->first, &waits->second}) {
+      if (*h) {
+        boost::asio::post(poller_.io(), [handler = std::move(*h)] { handler(boost::asio::error::operation_aborted); });
+        *h = nullptr;
+      }
+    }
+  }
 }
 
 bool Stream::has_buffered_input() const { return ssl_ != nullptr && SSL_has_pending(ssl_) == 1; }
@@ -122,9 +221,40 @@ std::string_view Stream::server_name() const {
   return name != nullptr ? name : std::string_view();
 }
 
-void Stream::close() {
-  boost::system::error_code ec;
-  socket_.close(ec);
+void Stream::async_wait(Io want, WaitHandler handler) {
+  bool reading = want != Io::want_write;
+  if (fd_ < 0 || (reading ? readable_ : writable_)) {
+    auto ec = fd_ < 0 ? boost::system::error_code(boost::asio::error::operation_aborted) : boost::system::error_code();
+    boost::asio::post(poller_.io(), [handler = std::move(handler), ec] { handler(ec); });
+    return;
+  }
+  Waits& waits = reading ? read_waits_ : write_waits_;
+  (waits.first ? waits.second : waits.first) = std::move(handler);
+}
+
+void Stream::on_ready(uint32_t events) {
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) readable_ = true;
+  if (events & (EPOLLRDHUP | EPOLLHUP)) peer_closed_ = true;
+  if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) writable_ = true;
+  // Take the handlers out first: each holds its connection alive, so this
+  // stream lives until the last of them has run.
+  WaitHandler ready[4];
+  int count = 0;
+  if (readable_) {
+    ready[count++] = std::move(read_waits_.first);
+    ready[count++] = std::move(read_waits_.second);
+    read_waits_.first = read_waits_.second = nullptr;
+  }
+  if (writable_) {
+    ready[count++] = std::move(write_waits_.first);
+    ready[count++] = std::move(write_waits_.second);
+    write_waits_.first = write_waits_.second = nullptr;
+  }
+  for (int i = 0; i < count; ++i) {
+    // A handler that ran before may have closed the stream; the later ones
+    // keep it alive, so fd_ can still be read.
+    if (ready[i]) ready[i](fd_ < 0 ? boost::asio::error::operation_aborted : boost::system::error_code());
+  }
 }
 
 }  // namespace wsproxy::network

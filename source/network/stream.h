@@ -2,17 +2,24 @@
 // try an operation, and only when it would block wait for the socket to
 // become readable or writable. Buffers therefore belong to the caller and
 // exist only while data is in flight, and plain and TLS streams share one
-// code path in the proxy.
+// code path in the proxy. The socket is in the worker's Poller (joined
+// once, edge-triggered), so a wait costs no system call: the stream keeps
+// readiness flags that events set and would-block results clear.
 #pragma once
 
-#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
 
+#include "source/network/poller.h"
+
 struct ssl_st;
+struct bio_st;
 
 namespace wsproxy::network {
 
@@ -29,56 +36,78 @@ struct IoResult {
   std::size_t bytes = 0;
 };
 
-class Stream {
+class Stream : private Poller::Watcher {
  public:
-  using Socket = boost::asio::ip::tcp::socket;
+  using WaitHandler = std::function<void(const boost::system::error_code&)>;
 
-  // Takes a connected socket and puts it in non-blocking mode. A non-null
-  // `ssl` (owned from now on) makes this a TLS stream over the socket.
-  explicit Stream(Socket socket, ssl_st* ssl = nullptr);
-  ~Stream();
+  // Takes a connected socket's descriptor (owned from now on), makes it
+  // non-blocking and adds it to `poller`. A non-null `ssl` (owned too)
+  // makes this a TLS stream over the socket.
+  Stream(Poller& poller, int fd, ssl_st* ssl = nullptr);
+  ~Stream() override;
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
 
   bool is_tls() const { return ssl_ != nullptr; }
   ssl_st* ssl() const { return ssl_; }
-  Socket& socket() { return socket_; }
+  boost::asio::io_context& io() { return poller_.io(); }
 
   // TLS handshake step; plain streams are done at once.
   IoResult handshake();
   IoResult read_some(char* data, std::size_t size);
   IoResult write_some(const char* data, std::size_t size);
+  // True if the last read from the socket returned less than asked, so
+  // the socket was empty (TLS: and no decrypted bytes wait): the caller can
+  // wait without a read that would only say so. A signalled FIN still
+  // needs that read, so it keeps the stream readable.
+  bool drained() const;
+  // Waits after drained() need no read first.
+  void mark_drained();
   // Ends the sending direction (TLS close_notify, then TCP FIN); the other
   // direction stays open. Best effort: errors are ignored.
   void shutdown_write();
   // Closes the socket; pending waits complete with operation_aborted.
   void close();
-  bool is_open() const { return socket_.is_open(); }
+  bool is_open() const { return fd_ >= 0; }
 
   // True if bytes already read from the socket wait to be returned (TLS
   // records decrypted or read ahead); a plain stream never has any.
   bool has_buffered_input() const;
-
   // The TLS server name (SNI) the client asked for; empty if none.
   std::string_view server_name() const;
-
   // Why the last operation returned Io::error.
   const std::string& error_text() const { return error_; }
 
-  // Calls `handler(boost::system::error_code)` when the socket is ready for
-  // what `want` (Io::want_read or Io::want_write) asks.
-  template <class Handler>
-  void async_wait(Io want, Handler&& handler) {
-    socket_.async_wait(want == Io::want_write ? Socket::wait_write : Socket::wait_read,
-                       std::forward<Handler>(handler));
-  }
+  // Calls `handler(boost::system::error_code)` once the socket is ready for
+  // what `want` (Io::want_read or Io::want_write) asks, or with
+  // operation_aborted if the stream is closed first. Never calls it before
+  // returning.
+  void async_wait(Io want, WaitHandler handler);
 
  private:
-  IoResult tls_failure(int ret);
-  IoResult plain_failure(const boost::system::error_code& ec);
+  // Up to two waits per kind: a TLS stream can be read by one direction of
+  // the tunnel while the other's write waits for it to be readable.
+  struct Waits {
+    WaitHandler first, second;
+    bool empty() const { return !first && !second; }
+  };
 
-  Socket socket_;
+  void on_ready(uint32_t events) override;
+  // The socket BIO under OpenSSL: recv/send on fd_, noting short reads.
+  static int bio_read(bio_st* bio, char* data, int size);
+  static int bio_write(bio_st* bio, const char* data, int size);
+  static long bio_ctrl(bio_st* bio, int command, long number, void* pointer);
+  IoResult tls_failure(int ret);
+  IoResult plain_failure(int err, bool writing);
+
+  Poller& poller_;
+  int fd_;
   ssl_st* ssl_;
+  bool readable_ = true;  // not known to be empty: try before waiting
+  bool writable_ = true;
+  bool peer_closed_ = false;  // a FIN was signalled: a read will see it
+  bool short_read_ = false;   // the last recv returned less than asked
+  Waits read_waits_, write_waits_;
   std::string error_;
 };
 

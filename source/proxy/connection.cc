@@ -52,7 +52,8 @@ ProxyConnection::ProxyConnection(WorkerContext& worker, std::shared_ptr<const Li
     client_address_ = remote.address().is_v6() ? "[" + client_ip_ + "]:" + std::to_string(remote.port())
                                                : client_ip_ + ":" + std::to_string(remote.port());
   }
-  client_ = std::make_unique<network::Stream>(std::move(socket), listener_->tls ? listener_->tls->new_session() : nullptr);
+  client_ = std::make_unique<network::Stream>(worker.poller, socket.release(ec),
+                                              listener_->tls ? listener_->tls->new_session() : nullptr);
 }
 
 ProxyConnection::~ProxyConnection() = default;
@@ -199,7 +200,9 @@ void ProxyConnection::on_upstream_connected(const boost::system::error_code& ec)
     return reject(502, "cannot connect to upstream " + endpoint_->display + ": " + ec.message());
   }
   const network::TlsClientContext* tls = cluster().tls();
-  upstream_ = std::make_unique<network::Stream>(std::move(*connecting_), tls ? tls->new_session(endpoint_->host) : nullptr);
+  boost::system::error_code release_error;
+  int fd = connecting_->release(release_error);
+  upstream_ = std::make_unique<network::Stream>(worker_.poller, fd, tls ? tls->new_session(endpoint_->host) : nullptr);
   connecting_.reset();
   if (tls == nullptr) return send_upstream_request();
   phase_ = Phase::upstream_tls;

@@ -110,7 +110,7 @@ void Tunnel::run(Direction& d, std::shared_ptr<void> keep_alive) {
     }
     if (rounds >= kRoundsPerWake) {
       // Let other connections on this worker run before reading more.
-      boost::asio::post(d.src.socket().get_executor(), [this, &d, keep_alive = std::move(keep_alive)]() mutable {
+      boost::asio::post(d.src.io(), [this, &d, keep_alive = std::move(keep_alive)]() mutable {
         if (!stopped_) run(d, std::move(keep_alive));
       });
       return;
@@ -120,6 +120,7 @@ void Tunnel::run(Direction& d, std::shared_ptr<void> keep_alive) {
       // read call that would only say so. (The wait re-arms interest, so
       // bytes that came meanwhile wake it at once.)
       d.drained = false;
+      d.src.mark_drained();
       release_buffer(d);
       return wait(d, d.src, network::Io::want_read, std::move(keep_alive));
     }
@@ -127,6 +128,13 @@ void Tunnel::run(Direction& d, std::shared_ptr<void> keep_alive) {
     network::IoResult r = d.src.read_some(d.buffer.get(), want);
     switch (r.status) {
       case Io::done:
+        // Decrypted TLS records already in hand join this buffer, so one
+        // write carries them all.
+        while (r.bytes < want && d.src.has_buffered_input()) {
+          network::IoResult more = d.src.read_some(d.buffer.get() + r.bytes, want - r.bytes);
+          if (more.status != Io::done) break;
+          r.bytes += more.bytes;
+        }
         d.bytes += r.bytes;
         d.counters.listener_bytes->inc(r.bytes);
         d.counters.cluster_bytes->inc(r.bytes);
@@ -139,7 +147,7 @@ void Tunnel::run(Direction& d, std::shared_ptr<void> keep_alive) {
         }
         d.pending = d.buffer.get();
         d.pending_size = r.bytes;
-        d.drained = r.bytes < want && !d.src.has_buffered_input();
+        d.drained = d.src.drained();
         continue;
       case Io::want_read:
       case Io::want_write:

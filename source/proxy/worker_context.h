@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "source/network/buffer_pool.h"
+#include "source/network/poller.h"
 #include "source/proxy/connection_details.h"
 #include "source/proxy/access_log.h"
 #include "source/stats/stats.h"
@@ -59,6 +60,7 @@ struct WorkerContext {
   boost::asio::io_context& io;
   AccessLog& access_log;
   ProcessLimits& limits;
+  network::Poller poller{io};
   network::BufferPool buffers{256};
   ConnectionList connections;
 };

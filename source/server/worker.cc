@@ -20,6 +20,7 @@ Worker::Worker(std::size_t index, proxy::AccessLog& access_log, proxy::ProcessLi
 Worker::~Worker() {
   join();
   listeners_.clear();
+  context_.poller.shutdown();
   work_.reset();
   io_.reset();
 }
@@ -44,7 +45,11 @@ void Worker::run_sync(const std::function<void()>& task) {
 }
 
 void Worker::finish() {
-  boost::asio::post(*io_, [this] { work_.reset(); });
+  boost::asio::post(*io_, [this] {
+    // The poller's own wait would keep the thread's io_context running.
+    context_.poller.shutdown();
+    work_.reset();
+  });
 }
 
 void Worker::join() {

@@ -335,8 +335,9 @@ class SilentUpstream:
     """Accepts TCP connections and never answers (for connect timeouts), or
     answers with fixed bytes after reading the request head."""
 
-    def __init__(self, answer=None):
+    def __init__(self, answer=None, then=None):
         self.answer = answer
+        self.then = then  # bytes sent 0.3 s after the answer, with the close
         self.connections = 0
 
     async def __aenter__(self):
@@ -354,6 +355,13 @@ class SilentUpstream:
             if self.answer is not None:
                 writer.write(self.answer)
                 await writer.drain()
+                if self.then is not None:
+                    await asyncio.sleep(0.3)
+                    # Corked, the bytes leave with the FIN in one segment.
+                    sock = writer.get_extra_info("socket")
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+                    writer.write(self.then)
+                    await writer.drain()
                 writer.close()
                 return
             await reader.read()  # until the proxy gives up

@@ -359,6 +359,21 @@ class UpstreamFailureTest(ProxyTestCase):
                     finally:
                         self.assertEqual(proxy.stop(), 0)
 
+    async def test_upstream_bytes_and_close_arriving_together_reach_the_client(self):
+        # Once relaying, a frame and the FIN in one burst: the proxy must pass
+        # on the frame and then the end of stream, not wait for more.
+        frame = b"\x81\x05hello"
+        answer = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n")
+        async with harness.SilentUpstream(answer=answer, then=frame) as upstream:
+            proxy = self.start_proxy(listener() + cluster(port=upstream.port))
+            reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port())
+            writer.write(harness.upgrade_request())
+            received = await asyncio.wait_for(reader.read(), 10)  # until the proxy closes
+            writer.close()
+            self.assertTrue(received.startswith(b"HTTP/1.1 101 "), received)
+            self.assertTrue(received.endswith(frame), received)
+
     async def test_connection_limit_answers_503_and_spares_open_connections(self):
         async with EchoUpstream() as upstream:
             limits = "  limits { max_connections: 2 }\n"
