@@ -1,110 +1,135 @@
 // Accepting sockets.
 #include "source/network/listener.h"
 
-#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
 
-#include <boost/asio/socket_base.hpp>
+#include <boost/asio/post.hpp>
+
+#include <cerrno>
+#include <cstring>
 
 namespace wsproxy::network {
 namespace {
 
-using boost::asio::ip::tcp;
-
 constexpr std::chrono::milliseconds kFirstBackoff{10};
 constexpr std::chrono::milliseconds kMaxBackoff{1000};
 constexpr int kBacklog = 4096;
+// Connections accepted per wake-up before other work gets a turn.
+constexpr int kAcceptsPerWake = 64;
 
 }  // namespace
 
-std::vector<tcp::acceptor> bind_reuseport(const std::vector<boost::asio::io_context*>& workers,
-                                          const std::string& address, uint16_t port, std::string& error) {
-  std::vector<tcp::acceptor> out;
-  boost::system::error_code ec;
-  auto ip = boost::asio::ip::make_address(address, ec);
-  if (ec) {
+std::vector<int> bind_reuseport(std::size_t count, const std::string& address, uint16_t port, std::string& error) {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
+  if (inet_pton(AF_INET, address.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    length = sizeof(sockaddr_in);
+  } else if (inet_pton(AF_INET6, address.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    length = sizeof(sockaddr_in6);
+  } else {
     error = "\"" + address + "\" is not an IP address";
     return {};
   }
-  tcp::endpoint endpoint(ip, port);
-  for (auto* io : workers) {
-    tcp::acceptor acceptor(*io);
-    const char* step = "open";
-    acceptor.open(endpoint.protocol(), ec);
-    if (!ec) {
-      step = "set SO_REUSEADDR on";
-      acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-    }
-    if (!ec) {
-      step = "set SO_REUSEPORT on";
-      int one = 1;
-      if (setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
-        ec.assign(errno, boost::system::system_category());
-      }
-    }
-    if (!ec) {
-      step = "bind";
-      acceptor.bind(endpoint, ec);
-    }
-    if (!ec) {
-      step = "listen on";
-      acceptor.listen(kBacklog, ec);
-    }
-    if (ec) {
-      error = std::string("cannot ") + step + " " + endpoint.address().to_string() + ":" +
-              std::to_string(endpoint.port()) + ": " + ec.message();
-      return {};
-    }
+  std::vector<int> out;
+  auto fail = [&](const char* step) {
+    error = std::string("cannot ") + step + " " + address + ":" + std::to_string(port) + ": " + std::strerror(errno);
+    for (int fd : out) ::close(fd);
+    return std::vector<int>();
+  };
+  for (std::size_t i = 0; i < count; ++i) {
+    int fd = ::socket(storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return fail("open");
+    out.push_back(fd);
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) return fail("set SO_REUSEADDR on");
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) return fail("set SO_REUSEPORT on");
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&storage), length) != 0) return fail("bind");
+    if (::listen(fd, kBacklog) != 0) return fail("listen on");
     // Port 0: the others join the port the kernel picked for the first.
-    endpoint.port(acceptor.local_endpoint(ec).port());
-    out.push_back(std::move(acceptor));
+    port = bound_port(fd);
+    if (storage.ss_family == AF_INET) v4->sin_port = htons(port);
+    else v6->sin6_port = htons(port);
   }
   return out;
 }
 
-AcceptLoop::AcceptLoop(tcp::acceptor acceptor, OnAccept on_accept, OnError on_error)
-    : acceptor_(std::move(acceptor)),
-      backoff_timer_(acceptor_.get_executor()),
+uint16_t bound_port(int fd) {
+  sockaddr_storage local{};
+  socklen_t length = sizeof(local);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &length) != 0) return 0;
+  return ntohs(local.ss_family == AF_INET ? reinterpret_cast<sockaddr_in*>(&local)->sin_port
+                                          : reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
+}
+
+AcceptLoop::AcceptLoop(Poller& poller, int fd, OnAccept on_accept, OnError on_error)
+    : poller_(poller),
+      fd_(fd),
+      backoff_timer_(poller.io()),
       on_accept_(std::move(on_accept)),
       on_error_(std::move(on_error)) {}
 
+AcceptLoop::~AcceptLoop() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
 void AcceptLoop::start() {
-  boost::system::error_code ec;
-  acceptor_.non_blocking(true, ec);
-  accept();
+  poller_.add(fd_, this);
+  accept_some();
 }
 
 void AcceptLoop::stop() {
-  boost::system::error_code ec;
-  acceptor_.close(ec);
+  if (fd_ < 0) return;
+  poller_.forget(this);
+  ::close(fd_);
+  fd_ = -1;
   backoff_timer_.cancel();
 }
 
-void AcceptLoop::accept() {
-  acceptor_.async_accept([self = shared_from_this()](const boost::system::error_code& ec, Socket socket) {
-    self->on_accepted(ec, std::move(socket));
-  });
+void AcceptLoop::on_ready(uint32_t) {
+  if (!backing_off_) accept_some();
 }
 
-void AcceptLoop::on_accepted(const boost::system::error_code& ec, Socket socket) {
-  if (!acceptor_.is_open() || ec == boost::asio::error::operation_aborted) return;
-  if (!ec) {
-    backoff_ = std::chrono::milliseconds(0);
-    on_accept_(std::move(socket));
-    accept();
+void AcceptLoop::accept_some() {
+  for (int accepted = 0; fd_ >= 0; ++accepted) {
+    if (accepted == kAcceptsPerWake) {
+      // Edge-triggered: no new event comes for connections already queued,
+      // so come back for them after other work has run.
+      boost::asio::post(poller_.io(), [self = shared_from_this()] {
+        if (!self->backing_off_) self->accept_some();
+      });
+      return;
+    }
+    sockaddr_storage peer{};
+    socklen_t length = sizeof(peer);
+    int fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      backoff_ = std::chrono::milliseconds(0);
+      on_accept_(fd, peer);
+      continue;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+    if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
+    // Out of descriptors or memory: wait, doubling the pause, so the loop
+    // does not spin while connections end and free what is needed.
+    on_error_(errno);
+    backoff_ = backoff_.count() == 0 ? kFirstBackoff : std::min(backoff_ * 2, kMaxBackoff);
+    backing_off_ = true;
+    backoff_timer_.expires_after(backoff_);
+    backoff_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+      self->backing_off_ = false;
+      if (!ec) self->accept_some();
+    });
     return;
   }
-  if (ec == boost::asio::error::connection_aborted) {
-    accept();
-    return;
-  }
-  // Out of descriptors or memory: wait, doubling the pause, so the loop does
-  // not spin while connections end and free what is needed.
-  on_error_(ec);
-  backoff_ = backoff_.count() == 0 ? kFirstBackoff : std::min(backoff_ * 2, kMaxBackoff);
-  backoff_timer_.expires_after(backoff_);
-  backoff_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& wait_ec) {
-    if (!wait_ec && self->acceptor_.is_open()) self->accept();
-  });
 }
 
 }  // namespace wsproxy::network

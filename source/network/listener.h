@@ -1,11 +1,13 @@
 // Accepting sockets: one SO_REUSEPORT socket per worker on the same address,
 // so the kernel spreads new connections over workers and a connection lives
-// on one thread. Does not know what a connection is: each accepted socket is
-// handed to a handler that the server wires in.
+// on one thread. Accepting runs on the worker's Poller (accept4 until the
+// queue is empty, no Asio objects per connection). It does not know what a
+// connection is: each accepted descriptor goes to a handler the server
+// wires in.
 #pragma once
 
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
+#include <sys/socket.h>
+
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
@@ -14,38 +16,44 @@
 #include <string>
 #include <vector>
 
+#include "source/network/poller.h"
+
 namespace wsproxy::network {
 
-// Binds and listens on address:port once per io_context in `workers`. Port 0
-// lets the kernel pick a port for the first socket; the others share it.
-// Returns the sockets, or nothing with `error` set.
-std::vector<boost::asio::ip::tcp::acceptor> bind_reuseport(
-    const std::vector<boost::asio::io_context*>& workers, const std::string& address, uint16_t port,
-    std::string& error);
+// Opens `count` non-blocking listening sockets on address:port with
+// SO_REUSEPORT. Port 0 lets the kernel pick a port for the first; the
+// others share it. Returns their descriptors, or nothing with `error` set.
+std::vector<int> bind_reuseport(std::size_t count, const std::string& address, uint16_t port, std::string& error);
+
+// The local port a listening socket is bound to.
+uint16_t bound_port(int fd);
 
 // Accepts on one socket until stopped. Lives on its worker's thread: start()
 // and stop() must be called there.
-class AcceptLoop : public std::enable_shared_from_this<AcceptLoop> {
+class AcceptLoop : public std::enable_shared_from_this<AcceptLoop>, private Poller::Watcher {
  public:
-  using Socket = boost::asio::ip::tcp::socket;
-  // Called with each accepted connection.
-  using OnAccept = std::function<void(Socket)>;
-  // Called when accept fails for a reason other than stopping (for example
-  // no free file descriptors); the loop backs off and retries.
-  using OnError = std::function<void(const boost::system::error_code&)>;
+  // Called with each accepted (non-blocking) descriptor and its peer.
+  using OnAccept = std::function<void(int fd, const sockaddr_storage& peer)>;
+  // Called when accept fails for a reason other than an empty queue (for
+  // example no free descriptors, errno given); the loop backs off and
+  // retries.
+  using OnError = std::function<void(int error)>;
 
-  AcceptLoop(boost::asio::ip::tcp::acceptor acceptor, OnAccept on_accept, OnError on_error);
+  AcceptLoop(Poller& poller, int fd, OnAccept on_accept, OnError on_error);
+  ~AcceptLoop() override;
 
   void start();
   void stop();
 
  private:
-  void accept();
-  void on_accepted(const boost::system::error_code& ec, Socket socket);
+  void on_ready(uint32_t events) override;
+  void accept_some();
 
-  boost::asio::ip::tcp::acceptor acceptor_;
+  Poller& poller_;
+  int fd_;
   boost::asio::steady_timer backoff_timer_;
   std::chrono::milliseconds backoff_{0};
+  bool backing_off_ = false;
   OnAccept on_accept_;
   OnError on_error_;
 };

@@ -45,9 +45,7 @@ bool Poller::add(int fd, Watcher* watcher) {
   return epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) == 0;
 }
 
-void Poller::remove(int fd, Watcher* watcher) {
-  if (epoll_fd_ < 0) return;
-  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+void Poller::forget(Watcher* watcher) {
   if (dispatching_) removed_.push_back(watcher);
 }
 

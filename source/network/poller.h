@@ -33,9 +33,9 @@ class Poller {
   boost::asio::io_context& io() { return io_; }
   // Watches `fd` for `watcher`; false (errno set) if epoll refuses it.
   bool add(int fd, Watcher* watcher);
-  // Stops watching `fd` (call before closing it); events for `watcher`
-  // already fetched are dropped.
-  void remove(int fd, Watcher* watcher);
+  // For a watcher whose descriptor is being closed (closing takes it out of
+  // the set): events for it already fetched are dropped.
+  void forget(Watcher* watcher);
 
  private:
   void arm();

@@ -73,7 +73,6 @@ long Stream::bio_ctrl(BIO*, int command, long, void*) {
 }
 
 Stream::Stream(Poller& poller, int fd, ssl_st* ssl) : poller_(poller), fd_(fd), ssl_(ssl) {
-  fcntl(fd_, F_SETFL, fcntl(fd_, F_GETFL) | O_NONBLOCK);
   int one = 1;
   setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   if (ssl_ != nullptr) {
@@ -117,6 +116,34 @@ IoResult Stream::plain_failure(int err, bool writing) {
     return {writing ? Io::want_write : Io::want_read};
   }
   error_ = fd_ < 0 ? "the connection is closed" : std::strerror(err);
+  return {Io::error};
+}
+
+std::unique_ptr<Stream> Stream::open(Poller& poller, int family, ssl_st* ssl) {
+  int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    if (ssl != nullptr) SSL_free(ssl);
+    return nullptr;
+  }
+  return std::make_unique<Stream>(poller, fd, ssl);
+}
+
+IoResult Stream::connect(const sockaddr* address, socklen_t length) {
+  if (::connect(fd_, address, length) == 0) return {Io::done};
+  if (errno == EINPROGRESS || errno == EINTR) {
+    writable_ = false;
+    return {Io::want_write};
+  }
+  error_ = std::strerror(errno);
+  return {Io::error};
+}
+
+IoResult Stream::finish_connect() {
+  int error = 0;
+  socklen_t length = sizeof(error);
+  if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
+  if (error == 0) return {Io::done};
+  error_ = std::strerror(error);
   return {Io::error};
 }
 
@@ -199,7 +226,7 @@ void Stream::shutdown_write() {
 
 void Stream::close() {
   if (fd_ < 0) return;
-  poller_.remove(fd_, this);
+  poller_.forget(this);
   ::close(fd_);
   fd_ = -1;
   // As Asio does: waits still pending complete with operation_aborted,

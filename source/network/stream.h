@@ -7,11 +7,14 @@
 // readiness flags that events set and would-block results clear.
 #pragma once
 
+#include <sys/socket.h>
+
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -40,10 +43,14 @@ class Stream : private Poller::Watcher {
  public:
   using WaitHandler = std::function<void(const boost::system::error_code&)>;
 
-  // Takes a connected socket's descriptor (owned from now on), makes it
-  // non-blocking and adds it to `poller`. A non-null `ssl` (owned too)
-  // makes this a TLS stream over the socket.
+  // Takes a non-blocking TCP socket (owned from now on; connected, or to
+  // be connected with connect()) and adds it to `poller`. A non-null `ssl`
+  // (owned too) makes this a TLS stream over the socket.
   Stream(Poller& poller, int fd, ssl_st* ssl = nullptr);
+
+  // A stream on a new socket of `family` (AF_INET, AF_INET6); null with
+  // errno set if no socket can be opened.
+  static std::unique_ptr<Stream> open(Poller& poller, int family, ssl_st* ssl);
   ~Stream() override;
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
@@ -52,6 +59,11 @@ class Stream : private Poller::Watcher {
   ssl_st* ssl() const { return ssl_; }
   boost::asio::io_context& io() { return poller_.io(); }
 
+  // Starts connecting to `address`: Io::done, Io::want_write (wait for it,
+  // then call finish_connect()), or Io::error.
+  IoResult connect(const sockaddr* address, socklen_t length);
+  // After the wait: Io::done once connected, else Io::error.
+  IoResult finish_connect();
   // TLS handshake step; plain streams are done at once.
   IoResult handshake();
   IoResult read_some(char* data, std::size_t size);

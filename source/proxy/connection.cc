@@ -1,6 +1,12 @@
 // The per-connection state machine.
 #include "source/proxy/connection.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "source/common/log.h"
 #include "source/http/read_head.h"
 #include "source/http/response.h"
@@ -37,23 +43,31 @@ const char* side_name(Side side) { return side == Side::client ? "client" : "ups
 }  // namespace
 
 ProxyConnection::ProxyConnection(WorkerContext& worker, std::shared_ptr<const ListenerConfig> listener,
-                                 uint64_t slot, boost::asio::ip::tcp::socket socket)
+                                 uint64_t slot, int fd, const sockaddr_storage& peer)
     : worker_(worker),
       listener_(std::move(listener)),
       id_(next_connection_id.fetch_add(1, std::memory_order_relaxed)),
       slot_(slot),
       timer_(worker.io),
       accepted_at_(std::chrono::steady_clock::now()) {
-  boost::system::error_code ec;
-  auto remote = socket.remote_endpoint(ec);
-  if (!ec) {
-    client_ip_ = remote.address().to_string();
-    client_port_ = remote.port();
-    client_address_ = remote.address().is_v6() ? "[" + client_ip_ + "]:" + std::to_string(remote.port())
-                                               : client_ip_ + ":" + std::to_string(remote.port());
+  char ip[INET6_ADDRSTRLEN] = {};
+  uint16_t port = 0;
+  if (peer.ss_family == AF_INET) {
+    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&peer);
+    inet_ntop(AF_INET, &v4->sin_addr, ip, sizeof(ip));
+    port = ntohs(v4->sin_port);
+  } else if (peer.ss_family == AF_INET6) {
+    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&peer);
+    inet_ntop(AF_INET6, &v6->sin6_addr, ip, sizeof(ip));
+    port = ntohs(v6->sin6_port);
   }
-  client_ = std::make_unique<network::Stream>(worker.poller, socket.release(ec),
-                                              listener_->tls ? listener_->tls->new_session() : nullptr);
+  client_ip_ = ip;
+  client_port_ = port;
+  if (!client_ip_.empty()) {
+    client_address_ = peer.ss_family == AF_INET6 ? "[" + client_ip_ + "]:" + std::to_string(port)
+                                                 : client_ip_ + ":" + std::to_string(port);
+  }
+  client_ = std::make_unique<network::Stream>(worker.poller, fd, listener_->tls ? listener_->tls->new_session() : nullptr);
 }
 
 ProxyConnection::~ProxyConnection() = default;
@@ -187,24 +201,33 @@ void ProxyConnection::connect_upstream() {
   cluster().stats().cx_total.inc();
   cluster().stats().cx_active.add(1);
   upstream_counted_ = true;
-  connecting_.emplace(worker_.io);
-  connecting_->async_connect(endpoint_->address, [self = shared_from_this()](const boost::system::error_code& ec) {
-    self->on_upstream_connected(ec);
+  const network::TlsClientContext* tls = cluster().tls();
+  const auto& address = endpoint_->address;
+  upstream_ = network::Stream::open(worker_.poller, address.protocol().family(),
+                                    tls ? tls->new_session(endpoint_->host) : nullptr);
+  if (!upstream_) {
+    cluster().stats().cx_connect_fail.inc();
+    return reject(502, std::string("cannot open a socket to the upstream: ") + std::strerror(errno));
+  }
+  network::IoResult r = upstream_->connect(address.data(), static_cast<socklen_t>(address.size()));
+  if (r.status == network::Io::done) return on_upstream_connected();
+  if (r.status == network::Io::error) {
+    cluster().stats().cx_connect_fail.inc();
+    return reject(502, "cannot connect to upstream " + endpoint_->display + ": " + upstream_->error_text());
+  }
+  upstream_->async_wait(network::Io::want_write, [self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec || self->phase_ != Phase::connecting) return;
+    if (self->upstream_->finish_connect().status != network::Io::done) {
+      self->cluster().stats().cx_connect_fail.inc();
+      return self->reject(502, "cannot connect to upstream " + self->endpoint_->display + ": " +
+                                   self->upstream_->error_text());
+    }
+    self->on_upstream_connected();
   });
 }
 
-void ProxyConnection::on_upstream_connected(const boost::system::error_code& ec) {
-  if (phase_ != Phase::connecting || ec == boost::asio::error::operation_aborted) return;
-  if (ec) {
-    cluster().stats().cx_connect_fail.inc();
-    return reject(502, "cannot connect to upstream " + endpoint_->display + ": " + ec.message());
-  }
-  const network::TlsClientContext* tls = cluster().tls();
-  boost::system::error_code release_error;
-  int fd = connecting_->release(release_error);
-  upstream_ = std::make_unique<network::Stream>(worker_.poller, fd, tls ? tls->new_session(endpoint_->host) : nullptr);
-  connecting_.reset();
-  if (tls == nullptr) return send_upstream_request();
+void ProxyConnection::on_upstream_connected() {
+  if (cluster().tls() == nullptr) return send_upstream_request();
   phase_ = Phase::upstream_tls;
   network::async_handshake(*upstream_, [self = shared_from_this()](bool ok) {
     if (self->phase_ != Phase::upstream_tls) return;
@@ -452,10 +475,6 @@ void ProxyConnection::finish(std::string_view closed_by, std::string reason) {
 }
 
 void ProxyConnection::close_upstream() {
-  if (connecting_) {
-    boost::system::error_code ec;
-    connecting_->close(ec);
-  }
   if (upstream_) upstream_->close();
   if (upstream_counted_) {
     cluster().stats().cx_active.sub(1);

@@ -4,7 +4,8 @@
 // operations hold it alive through shared_from_this().
 #pragma once
 
-#include <boost/asio/ip/tcp.hpp>
+#include <sys/socket.h>
+
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
@@ -27,9 +28,10 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection>,
                         public TrackedConnection,
                         private Tunnel::Observer {
  public:
-  // `slot` identifies the accepting socket (see TrackedConnection).
-  ProxyConnection(WorkerContext& worker, std::shared_ptr<const ListenerConfig> listener, uint64_t slot,
-                  boost::asio::ip::tcp::socket socket);
+  // `fd` was just accepted from `peer` on the socket `slot` names (see
+  // TrackedConnection); the connection owns it from now on.
+  ProxyConnection(WorkerContext& worker, std::shared_ptr<const ListenerConfig> listener, uint64_t slot, int fd,
+                  const sockaddr_storage& peer);
   ~ProxyConnection() override;
 
   void start();
@@ -64,7 +66,7 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection>,
   void read_request();
   void on_request_head(std::size_t head_size);
   void connect_upstream();
-  void on_upstream_connected(const boost::system::error_code& ec);
+  void on_upstream_connected();
   void send_upstream_request();
   void read_upstream_response();
   void on_upstream_response(std::size_t head_size);
@@ -94,7 +96,6 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection>,
   const uint64_t id_;
   const uint64_t slot_;
   std::unique_ptr<network::Stream> client_;
-  std::optional<boost::asio::ip::tcp::socket> connecting_;
   std::unique_ptr<network::Stream> upstream_;
   std::unique_ptr<Tunnel> tunnel_;
   boost::asio::steady_timer timer_;

@@ -4,6 +4,7 @@
 #include <google/protobuf/text_format.h>
 #include <google/protobuf/util/message_differencer.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -125,27 +126,23 @@ int Server::run() {
               ") allows; accepts will fail past that");
   }
 
-  std::vector<boost::asio::io_context*> contexts;
   for (std::size_t i = 0; i < options_.concurrency; ++i) {
     workers_.push_back(std::make_unique<Worker>(i + 1, *access_log_, limits_));
-    contexts.push_back(&workers_.back()->io());
   }
   const auto& protos = snapshot->config.bootstrap.listeners();
   for (std::size_t l = 0; l < snapshot->listeners.size(); ++l) {
     const auto& listener = snapshot->listeners[l];
-    auto acceptors = network::bind_reuseport(contexts, listener->address, listener->port, error);
-    if (acceptors.empty()) {
+    auto fds = network::bind_reuseport(workers_.size(), listener->address, listener->port, error);
+    if (fds.empty()) {
       std::fprintf(stderr, "wsproxy: listener %s: %s\n", listener->name.c_str(), error.c_str());
       return 1;
     }
-    boost::system::error_code ec;
-    auto bound = acceptors.front().local_endpoint(ec);
+    uint16_t port = network::bound_port(fds.front());
     uint64_t slot = next_slot_++;
-    for (std::size_t i = 0; i < workers_.size(); ++i) workers_[i]->add_listener(slot, listener, std::move(acceptors[i]));
+    for (std::size_t i = 0; i < workers_.size(); ++i) workers_[i]->add_listener(slot, listener, fds[i]);
     bindings_[listener->name] = {slot, listener, &protos[static_cast<int>(l)]};
-    log::info("listener \"" + listener->name + "\" listening on " + bound.address().to_string() + ":" +
-              std::to_string(bound.port()) + " (" + (listener->tls ? "wss" : "ws") + ", " +
-              std::to_string(workers_.size()) + " workers)");
+    log::info("listener \"" + listener->name + "\" listening on " + listener->address + ":" + std::to_string(port) +
+              " (" + (listener->tls ? "wss" : "ws") + ", " + std::to_string(workers_.size()) + " workers)");
   }
   snapshot_ = snapshot;
 
@@ -270,12 +267,22 @@ admin::ReloadResult Server::reload(const admin::ConfigSource& source) {
     const config::v1::Listener* proto;
     const Binding* old;  // null: added
     bool rebind;
-    std::vector<boost::asio::ip::tcp::acceptor> acceptors;
+    std::vector<int> fds;
     uint16_t bound_port;
   };
   std::vector<Planned> plan;
-  std::vector<boost::asio::io_context*> contexts;
-  for (auto& worker : workers_) contexts.push_back(&worker->io());
+  // Sockets bound for this reload, closed if it is refused after all.
+  struct CloseUnless {
+    std::vector<Planned>& plan;
+    bool applied = false;
+    ~CloseUnless() {
+      for (auto& p : plan) {
+        for (int fd : p.fds) {
+          if (!applied) ::close(fd);
+        }
+      }
+    }
+  } unbound{plan};
   std::set<std::string> kept;
   for (std::size_t l = 0; l < next->listeners.size(); ++l) {
     const auto& listener = next->listeners[l];
@@ -285,19 +292,19 @@ admin::ReloadResult Server::reload(const admin::ConfigSource& source) {
     Planned p{listener, proto, old_binding, old_binding == nullptr || !same_address(*old_binding->proto, *proto), {}, 0};
     if (p.rebind) {
       std::string error;
-      p.acceptors = network::bind_reuseport(contexts, listener->address, listener->port, error);
-      if (p.acceptors.empty()) {
+      p.fds = network::bind_reuseport(workers_.size(), listener->address, listener->port, error);
+      if (p.fds.empty()) {
         result.errors = next->config.source + ": listeners[\"" + listener->name + "\"].address: " + error + "\n";
-        return result;  // the acceptors bound so far close as `plan` goes
+        return result;
       }
-      boost::system::error_code ec;
-      p.bound_port = p.acceptors.front().local_endpoint(ec).port();
+      p.bound_port = network::bound_port(p.fds.front());
     }
     if (old_binding != nullptr) kept.insert(listener->name);
     plan.push_back(std::move(p));
   }
 
   // Apply: nothing below can fail.
+  unbound.applied = true;
   auto drain_period = next->reload_drain_period;
   std::map<std::string, Binding> bindings;
   for (auto& p : plan) {
@@ -314,7 +321,7 @@ admin::ReloadResult Server::reload(const admin::ConfigSource& source) {
       workers_[i]->run_sync([&, i] {
         if (p.rebind) {
           if (p.old != nullptr) workers_[i]->remove_listener(p.old->slot, drain_period);
-          workers_[i]->add_listener(slot, p.config, std::move(p.acceptors[i]));
+          workers_[i]->add_listener(slot, p.config, p.fds[i]);
         } else {
           workers_[i]->update_listener(slot, p.config);
         }

@@ -3,6 +3,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include <cstring>
 #include <future>
 #include <random>
 
@@ -56,18 +57,17 @@ void Worker::join() {
   if (thread_.joinable()) thread_.join();
 }
 
-void Worker::add_listener(uint64_t slot, std::shared_ptr<const proxy::ListenerConfig> config,
-                          boost::asio::ip::tcp::acceptor acceptor) {
+void Worker::add_listener(uint64_t slot, std::shared_ptr<const proxy::ListenerConfig> config, int fd) {
   listeners_.push_back({slot, std::move(config), nullptr});
   ActiveListener& active = listeners_.back();
   active.loop = std::make_shared<network::AcceptLoop>(
-      std::move(acceptor),
-      [this, &active](boost::asio::ip::tcp::socket socket) {
-        std::make_shared<proxy::ProxyConnection>(context_, active.config, active.slot, std::move(socket))->start();
+      context_.poller, fd,
+      [this, &active](int connection, const sockaddr_storage& peer) {
+        std::make_shared<proxy::ProxyConnection>(context_, active.config, active.slot, connection, peer)->start();
       },
-      [&active](const boost::system::error_code& ec) {
+      [&active](int error) {
         active.config->stats->cx_accept_error.inc();
-        log::error("listener " + active.config->name + ": accept failed: " + ec.message() + "; retrying");
+        log::error("listener " + active.config->name + ": accept failed: " + std::strerror(error) + "; retrying");
       });
   active.loop->start();
 }

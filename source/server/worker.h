@@ -6,7 +6,6 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 
 #include <chrono>
 #include <functional>
@@ -41,10 +40,10 @@ class Worker {
 
   // The rest runs on the worker's thread (through run_sync, or before start).
 
-  // Accepts on `acceptor` for `config`; `slot` names this socket in later
-  // calls (the same slot on every worker).
-  void add_listener(uint64_t slot, std::shared_ptr<const proxy::ListenerConfig> config,
-                    boost::asio::ip::tcp::acceptor acceptor);
+  // Accepts on the listening socket `fd` (owned from now on) for
+  // `config`; `slot` names this socket in later calls (the same slot on
+  // every worker).
+  void add_listener(uint64_t slot, std::shared_ptr<const proxy::ListenerConfig> config, int fd);
   // New connections on `slot` get `config`; open ones keep theirs.
   void update_listener(uint64_t slot, std::shared_ptr<const proxy::ListenerConfig> config);
   // Stops accepting on `slot`; its connections are sent 1001 at random
