@@ -247,16 +247,20 @@ def run_wsbench(args, on_line=None, timeout=600):
     process = subprocess.Popen([WSBENCH, *args], stdout=subprocess.PIPE, text=True)
     result = {}
     deadline = time.monotonic() + timeout
-    for line in process.stdout:
-        line = line.strip()
-        if on_line:
-            on_line(line)
-        if line.startswith("mode="):
-            for key, value in re.findall(r'(\w+)=("[^"]*"|\S+)', line):
-                result[key] = value.strip('"')
-        if time.monotonic() > deadline:
+    try:
+        for line in process.stdout:
+            line = line.strip()
+            if on_line:
+                on_line(line)
+            if line.startswith("mode="):
+                for key, value in re.findall(r'(\w+)=("[^"]*"|\S+)', line):
+                    result[key] = value.strip('"')
+            if time.monotonic() > deadline:
+                process.kill()
+    finally:
+        if process.poll() is None:
             process.kill()
-    process.wait()
+        process.wait()
     return result
 
 
@@ -443,6 +447,8 @@ def main():
     parser.add_argument("--no-build", action="store_true")
     parser.add_argument("--out", default=None)
     options = parser.parse_args()
+    # Stopped early: unwind, so every process started here is ended.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     if options.quick:
         options.duration, options.warmup, options.hold, options.idle_connections = 3, 1, 2, 2000
     options.targets = options.targets.split(",")

@@ -13,6 +13,8 @@ packages=(
   # generated at test time, Debian's reflection and health protos)
   ca-certificates openssl python3 python3-websockets nodejs node-ws
   python3-grpcio python3-grpc-tools grpc-proto python3-jwt python3-cryptography
+  # fuzzing (tools/fuzz.sh): clang with libFuzzer and the sanitizer runtimes
+  clang libclang-rt-14-dev
 )
 
 missing=()

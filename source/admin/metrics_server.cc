@@ -7,6 +7,7 @@
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
 
+#include "source/admin/acceptor.h"
 #include "source/admin/prometheus.h"
 #include "source/common/log.h"
 
@@ -16,6 +17,7 @@ namespace {
 using boost::asio::ip::tcp;
 
 constexpr std::size_t kMaxRequestBytes = 8192;
+constexpr std::size_t kMaxExchanges = 16;
 
 std::string response(int status, const char* reason, const char* type, const std::string& body) {
   return "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\nContent-Type: " + type +
@@ -25,8 +27,15 @@ std::string response(int status, const char* reason, const char* type, const std
 // One request: read the head (bounded in size and time), answer, close.
 class Exchange : public std::enable_shared_from_this<Exchange> {
  public:
-  Exchange(tcp::socket socket, const Backend& backend)
-      : socket_(std::move(socket)), timer_(socket_.get_executor()), buffer_(kMaxRequestBytes), backend_(backend) {}
+  Exchange(tcp::socket socket, const Backend& backend, std::shared_ptr<std::size_t> open_exchanges)
+      : socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        buffer_(kMaxRequestBytes),
+        backend_(backend),
+        open_exchanges_(std::move(open_exchanges)) {
+    ++*open_exchanges_;
+  }
+  ~Exchange() { --*open_exchanges_; }
 
   void start() {
     timer_.expires_after(std::chrono::seconds(5));
@@ -70,49 +79,35 @@ class Exchange : public std::enable_shared_from_this<Exchange> {
   boost::asio::streambuf buffer_;
   std::string out_;
   const Backend& backend_;
+  std::shared_ptr<std::size_t> open_exchanges_;
 };
 
 }  // namespace
 
-struct MetricsServer::Impl : std::enable_shared_from_this<MetricsServer::Impl> {
-  Impl(boost::asio::io_context& io, const Backend& b) : acceptor(io), backend(b) {}
-
-  void accept() {
-    acceptor.async_accept([self = shared_from_this()](const boost::system::error_code& ec, tcp::socket socket) {
-      if (!self->acceptor.is_open()) return;
-      if (!ec) std::make_shared<Exchange>(std::move(socket), self->backend)->start();
-      self->accept();
-    });
-  }
-
-  tcp::acceptor acceptor;
-  const Backend& backend;
+struct MetricsServer::Impl {
+  std::shared_ptr<Acceptor> acceptor;
+  // Exchanges open now; past kMaxExchanges a connection is closed at once,
+  // so a flood on this port cannot take the descriptors the proxy needs.
+  std::shared_ptr<std::size_t> open_exchanges = std::make_shared<std::size_t>(0);
 };
 
 std::unique_ptr<MetricsServer> MetricsServer::start(boost::asio::io_context& io,
                                                     const config::v1::SocketAddress& address, const Backend& backend,
                                                     std::string& error) {
-  auto impl = std::make_shared<Impl>(io, backend);
-  boost::system::error_code ec;
-  tcp::endpoint endpoint(boost::asio::ip::make_address(address.address(), ec), static_cast<uint16_t>(address.port()));
-  if (!ec) impl->acceptor.open(endpoint.protocol(), ec);
-  if (!ec) impl->acceptor.set_option(tcp::acceptor::reuse_address(true), ec);
-  if (!ec) impl->acceptor.bind(endpoint, ec);
-  if (!ec) impl->acceptor.listen(64, ec);
-  if (ec) {
-    error = "cannot listen on " + address.address() + ":" + std::to_string(address.port()) + ": " + ec.message();
-    return nullptr;
-  }
-  auto bound = impl->acceptor.local_endpoint(ec);
-  log::info("admin http listening on " + bound.address().to_string() + ":" + std::to_string(bound.port()) +
+  auto impl = std::make_shared<Impl>();
+  impl->acceptor = Acceptor::listen(
+      io, address.address(), static_cast<uint16_t>(address.port()), "admin http",
+      [&backend, open = impl->open_exchanges](tcp::socket socket) {
+        if (*open >= kMaxExchanges) return;  // the socket closes here
+        std::make_shared<Exchange>(std::move(socket), backend, open)->start();
+      },
+      error);
+  if (impl->acceptor == nullptr) return nullptr;
+  log::info("admin http listening on " + address.address() + ":" + std::to_string(impl->acceptor->port()) +
             " (/metrics, /ready)");
-  impl->accept();
   return std::unique_ptr<MetricsServer>(new MetricsServer(std::move(impl)));
 }
 
-MetricsServer::~MetricsServer() {
-  boost::system::error_code ignored;
-  impl_->acceptor.close(ignored);
-}
+MetricsServer::~MetricsServer() { impl_->acceptor->close(); }
 
 }  // namespace wsproxy::admin

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 namespace wsproxy::network {
 namespace {
@@ -70,12 +71,13 @@ uint16_t bound_port(int fd) {
                                           : reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
 }
 
-AcceptLoop::AcceptLoop(Poller& poller, int fd, OnAccept on_accept, OnError on_error)
+AcceptLoop::AcceptLoop(Poller& poller, int fd, OnAccept on_accept, OnError on_error, OnResumed on_resumed)
     : poller_(poller),
       fd_(fd),
       backoff_timer_(poller.io()),
       on_accept_(std::move(on_accept)),
-      on_error_(std::move(on_error)) {}
+      on_error_(std::move(on_error)),
+      on_resumed_(std::move(on_resumed)) {}
 
 AcceptLoop::~AcceptLoop() {
   if (fd_ >= 0) ::close(fd_);
@@ -113,6 +115,7 @@ void AcceptLoop::accept_some() {
     int fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
       backoff_ = std::chrono::milliseconds(0);
+      if (failures_in_a_row_ > 0) on_resumed_(std::exchange(failures_in_a_row_, 0));
       on_accept_(fd, peer);
       continue;
     }
@@ -120,7 +123,7 @@ void AcceptLoop::accept_some() {
     if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
     // Out of descriptors or memory: wait, doubling the pause, so the loop
     // does not spin while connections end and free what is needed.
-    on_error_(errno);
+    on_error_(errno, ++failures_in_a_row_);
     backoff_ = backoff_.count() == 0 ? kFirstBackoff : std::min(backoff_ * 2, kMaxBackoff);
     backing_off_ = true;
     backoff_timer_.expires_after(backoff_);

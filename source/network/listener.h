@@ -36,10 +36,12 @@ class AcceptLoop : public std::enable_shared_from_this<AcceptLoop>, private Poll
   using OnAccept = std::function<void(int fd, const sockaddr_storage& peer)>;
   // Called when accept fails for a reason other than an empty queue (for
   // example no free descriptors, errno given); the loop backs off and
-  // retries.
-  using OnError = std::function<void(int error)>;
+  // retries. `failures_in_a_row` is 1 for the first failure of a streak.
+  using OnError = std::function<void(int error, uint64_t failures_in_a_row)>;
+  // Called at the first accept after a streak of failures.
+  using OnResumed = std::function<void(uint64_t failures)>;
 
-  AcceptLoop(Poller& poller, int fd, OnAccept on_accept, OnError on_error);
+  AcceptLoop(Poller& poller, int fd, OnAccept on_accept, OnError on_error, OnResumed on_resumed);
   ~AcceptLoop() override;
 
   void start();
@@ -54,8 +56,10 @@ class AcceptLoop : public std::enable_shared_from_this<AcceptLoop>, private Poll
   boost::asio::steady_timer backoff_timer_;
   std::chrono::milliseconds backoff_{0};
   bool backing_off_ = false;
+  uint64_t failures_in_a_row_ = 0;
   OnAccept on_accept_;
   OnError on_error_;
+  OnResumed on_resumed_;
 };
 
 }  // namespace wsproxy::network

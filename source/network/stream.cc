@@ -122,7 +122,9 @@ IoResult Stream::plain_failure(int err, bool writing) {
 std::unique_ptr<Stream> Stream::open(Poller& poller, int family, ssl_st* ssl) {
   int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
+    int error = errno;  // the caller reports it; SSL_free may change it
     if (ssl != nullptr) SSL_free(ssl);
+    errno = error;
     return nullptr;
   }
   return std::make_unique<Stream>(poller, fd, ssl);

@@ -207,7 +207,8 @@ void ProxyConnection::connect_upstream() {
                                     tls ? tls->new_session(endpoint_->host) : nullptr);
   if (!upstream_) {
     cluster().stats().cx_connect_fail.inc();
-    return reject(502, std::string("cannot open a socket to the upstream: ") + std::strerror(errno));
+    // Out of descriptors or memory here, not the upstream's fault.
+    return reject(503, std::string("cannot open a socket to the upstream: ") + std::strerror(errno));
   }
   network::IoResult r = upstream_->connect(address.data(), static_cast<socklen_t>(address.size()));
   if (r.status == network::Io::done) return on_upstream_connected();
@@ -456,6 +457,10 @@ void ProxyConnection::finish(std::string_view closed_by, std::string reason) {
     listener_->stats->cx_active.sub(1);
     worker_.limits.active.sub(1);
   }
+  ListenerStats& stats = *listener_->stats;
+  (closed_by_ == "client" ? stats.cx_closed_by_client
+                          : closed_by_ == "upstream" ? stats.cx_closed_by_upstream : stats.cx_closed_by_proxy)
+      .inc();
   AccessLogEntry entry;
   entry.listener = listener_->name;
   entry.client = client_address_;

@@ -35,6 +35,9 @@ struct ListenerStats {
   stats::Counter& cx_handshake_timeout;
   stats::Counter& cx_idle_timeout;
   stats::Counter& cx_planned_close;  // ended by the proxy at a set time: drain, token expiry
+  stats::Counter& cx_closed_by_client;    // by who ended each connection
+  stats::Counter& cx_closed_by_upstream;
+  stats::Counter& cx_closed_by_proxy;
   stats::Counter& cx_accept_error;
   stats::Counter& rx_bytes;
   stats::Counter& tx_bytes;

@@ -65,9 +65,18 @@ void Worker::add_listener(uint64_t slot, std::shared_ptr<const proxy::ListenerCo
       [this, &active](int connection, const sockaddr_storage& peer) {
         std::make_shared<proxy::ProxyConnection>(context_, active.config, active.slot, connection, peer)->start();
       },
-      [&active](int error) {
+      [&active](int error, uint64_t failures_in_a_row) {
         active.config->stats->cx_accept_error.inc();
-        log::error("listener " + active.config->name + ": accept failed: " + std::strerror(error) + "; retrying");
+        // One line when a streak starts, then one a minute at most.
+        if (failures_in_a_row % 60 == 1) {
+          log::error("listener " + active.config->name + ": accept failed: " + std::strerror(error) +
+                     "; backing off (" + std::to_string(failures_in_a_row) + " in a row, counted in " +
+                     "downstream_cx_accept_error)");
+        }
+      },
+      [&active](uint64_t failures) {
+        log::info("listener " + active.config->name + ": accepting again after " + std::to_string(failures) +
+                  " failed attempt(s)");
       });
   active.loop->start();
 }

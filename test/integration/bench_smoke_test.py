@@ -27,7 +27,7 @@ class BenchSmokeTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.echo = subprocess.Popen([WSECHO, "--port", "0", "--threads", "1"], stdout=subprocess.PIPE, text=True,
-                                    preexec_fn=harness._die_with_parent)
+                                    preexec_fn=harness._child_setup)
         cls.echo_port = int(re.search(r":(\d+)$", cls.echo.stdout.readline().strip()).group(1))
         c = certs()
         cls.proxy = Proxy(listener("ws") + listener("wss", tls=(c.server_cert, c.server_key)) +

@@ -143,6 +143,38 @@ class Certs:
                   "-out", cert, "-days", str(days), "-extfile", ext)
         return cert, key
 
+    def issue_expired(self, name, sans):
+        """A certificate from the test CA whose validity ended yesterday
+        (made with python3-cryptography: openssl x509 cannot back-date)."""
+        import datetime
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+        with open(self.ca_key, "rb") as f:
+            ca_key = serialization.load_pem_private_key(f.read(), None)
+        with open(self.ca_cert, "rb") as f:
+            ca_cert = x509.load_pem_x509_certificate(f.read())
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = datetime.datetime.utcnow()
+        names = [x509.IPAddress(__import__("ipaddress").ip_address(s[3:])) if s.startswith("IP:")
+                 else x509.DNSName(s[4:]) for s in sans]
+        cert = (x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+                .issuer_name(ca_cert.subject).public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(days=10))
+                .not_valid_after(now - datetime.timedelta(days=1))
+                .add_extension(x509.SubjectAlternativeName(names), critical=False)
+                .sign(ca_key, hashes.SHA256()))
+        cert_path, key_path = os.path.join(self.dir, name + ".pem"), os.path.join(self.dir, name + "-key.pem")
+        with open(cert_path, "wb") as f:
+            f.write(cert.public_bytes(serialization.Encoding.PEM))
+        with open(key_path, "wb") as f:
+            f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+        return cert_path, key_path
+
     def client_context(self, ca=None, cert=None, **versions):
         """A client context trusting the test CA (or `ca`), presenting the
         (certificate, key) pair `cert` if given."""
@@ -204,7 +236,7 @@ def cluster(name="echo", port=None, ports=None, tls=None, extra=""):
 class Proxy:
     """A running wsproxy on a config written to a temporary file."""
 
-    def __init__(self, config_text, concurrency=2, args=()):
+    def __init__(self, config_text, concurrency=2, args=(), open_files=None):
         self.dir = tmpdir()
         self.config_path = os.path.join(self.dir, "wsproxy.textproto")
         self.access_log_path = os.path.join(self.dir, "access.log")
@@ -217,7 +249,7 @@ class Proxy:
         self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [WSPROXY, "--config", self.config_path, "--concurrency", str(concurrency), *args],
-            stdout=subprocess.DEVNULL, stderr=self._log, preexec_fn=_die_with_parent)
+            stdout=subprocess.DEVNULL, stderr=self._log, preexec_fn=lambda: _child_setup(open_files))
         expected = config_text.count("listeners {")
         try:
             wait_until(lambda: self._listening(expected), START_TIMEOUT, "wsproxy to listen")
@@ -279,12 +311,15 @@ class Proxy:
         return self.process.returncode
 
 
-def _die_with_parent():
+def _child_setup(open_files=None):
     """In a child: receive SIGTERM when the test process dies, so no wsproxy
-    outlives a crashed or killed test."""
+    outlives a crashed or killed test; optionally cap its open files."""
     import ctypes
+    import resource
     PR_SET_PDEATHSIG = 1
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if open_files is not None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
 
 
 def run_wsproxy(*args, timeout=30):
@@ -333,15 +368,17 @@ class EchoUpstream:
 
 class SilentUpstream:
     """Accepts TCP connections and never answers (for connect timeouts), or
-    answers with fixed bytes after reading the request head."""
+    answers with fixed bytes after reading the request head; optionally
+    over TLS (`ssl_context`)."""
 
-    def __init__(self, answer=None, then=None):
+    def __init__(self, answer=None, then=None, ssl_context=None):
         self.answer = answer
         self.then = then  # bytes sent 0.3 s after the answer, with the close
+        self.ssl_context = ssl_context
         self.connections = 0
 
     async def __aenter__(self):
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.ssl_context)
         self.port = self.server.sockets[0].getsockname()[1]
         return self
 
@@ -365,7 +402,7 @@ class SilentUpstream:
                 writer.close()
                 return
             await reader.read()  # until the proxy gives up
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
             pass
         finally:
             writer.close()
