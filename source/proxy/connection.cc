@@ -315,7 +315,8 @@ void ProxyConnection::start_tunnel(std::string to_client) {
   cs.connect_ms.record(std::chrono::duration<double, std::milli>(now - connect_started_).count());
   tunnel_ = std::make_unique<Tunnel>(*client_, *upstream_, worker_.buffers, static_cast<Tunnel::Observer&>(*this),
                                      Tunnel::Counters{&ls.rx_bytes, &cs.tx_bytes, &ls.messages_rx},
-                                     Tunnel::Counters{&ls.tx_bytes, &cs.rx_bytes, &ls.messages_tx});
+                                     Tunnel::Counters{&ls.tx_bytes, &cs.rx_bytes, &ls.messages_tx},
+                                     listener_->max_message_bytes);
   tunnel_->start(shared_from_this(), std::move(to_client));
   if (phase_ == Phase::relaying) arm_relay_timer();
 }
@@ -397,6 +398,16 @@ void ProxyConnection::on_end_of_stream(Side from) {
 
 void ProxyConnection::on_stream_error(Side side, const std::string& error) {
   finish(side_name(side), error.empty() ? "connection failed" : error);
+}
+
+void ProxyConnection::on_message_too_big(Side from, bool at_boundary) {
+  listener_->stats->message_too_big.inc();
+  std::string what = std::string("a message from the ") + side_name(from) + " passed max_message_bytes (" +
+                     std::to_string(listener_->max_message_bytes) + ")";
+  log::info("listener " + listener_->name + ": " + describe() + ": " + what +
+            (at_boundary ? "; closing with 1009" : "; closing the connection (the frame header was split)"));
+  if (at_boundary) return close_with(1009, "message too big");
+  finish("proxy", what);
 }
 
 void ProxyConnection::reject(int status, std::string message, std::vector<http::Header> headers) {

@@ -86,6 +86,7 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection>,
 
   void on_end_of_stream(Side from) override;
   void on_stream_error(Side side, const std::string& error) override;
+  void on_message_too_big(Side from, bool at_boundary) override;
 
   const upstream::Cluster& cluster() const { return *route_->cluster; }
   filter::ConnectionInfo connection_info() const;

@@ -14,6 +14,7 @@ ListenerStats::ListenerStats(stats::Store& s, const std::string& listener_name)
       cx_handshake_timeout(s.counter(prefix + "downstream_cx_handshake_timeout")),
       cx_idle_timeout(s.counter(prefix + "downstream_cx_idle_timeout")),
       cx_planned_close(s.counter(prefix + "downstream_cx_planned_close")),
+      message_too_big(s.counter(prefix + "downstream_message_too_big")),
       cx_closed_by_client(s.counter(prefix + "downstream_cx_closed_by_client")),
       cx_closed_by_upstream(s.counter(prefix + "downstream_cx_closed_by_upstream")),
       cx_closed_by_proxy(s.counter(prefix + "downstream_cx_closed_by_proxy")),

@@ -35,6 +35,7 @@ struct ListenerStats {
   stats::Counter& cx_handshake_timeout;
   stats::Counter& cx_idle_timeout;
   stats::Counter& cx_planned_close;  // ended by the proxy at a set time: drain, token expiry
+  stats::Counter& message_too_big;   // a client's message past max_message_bytes
   stats::Counter& cx_closed_by_client;    // by who ended each connection
   stats::Counter& cx_closed_by_upstream;
   stats::Counter& cx_closed_by_proxy;
@@ -66,6 +67,7 @@ struct ListenerConfig {
   std::chrono::milliseconds idle_timeout{3600000};  // zero: none
   uint32_t max_connections = 10000;
   uint32_t max_request_header_bytes = 16384;
+  uint64_t max_message_bytes = 16 << 20;  // from clients; zero: none
   std::shared_ptr<ListenerStats> stats;
   uint64_t config_version = 0;  // of the snapshot this came from
 };

@@ -21,11 +21,11 @@ uint32_t mask_key() {
 }  // namespace
 
 Tunnel::Tunnel(network::Stream& client, network::Stream& upstream, network::BufferPool& pool, Observer& observer,
-               Counters from_client, Counters from_upstream)
+               Counters from_client, Counters from_upstream, uint64_t max_message_bytes)
     : pool_(pool),
       observer_(observer),
-      to_upstream_(Side::client, client, upstream, from_client),
-      to_client_(Side::upstream, upstream, client, from_upstream),
+      to_upstream_(Side::client, client, upstream, from_client, max_message_bytes),
+      to_client_(Side::upstream, upstream, client, from_upstream, 0),
       last_activity_(std::chrono::steady_clock::now()) {}
 
 Tunnel::~Tunnel() {
@@ -142,12 +142,19 @@ void Tunnel::run(Direction& d, std::shared_ptr<void> keep_alive) {
         if (d.closing == Closing::draining) continue;
         {
           uint64_t before = d.frames.messages();
-          d.frames.consume(d.buffer.get(), r.bytes);
+          std::size_t relayed = d.frames.consume(d.buffer.get(), r.bytes);
           if (uint64_t completed = d.frames.messages() - before) d.counters.listener_messages->inc(completed);
+          d.pending = d.buffer.get();
+          d.pending_size = relayed;
+          d.drained = d.src.drained();
+          if (d.frames.over_limit()) {
+            // Relay what came before the offending frame; the observer
+            // then ends the WebSocket (close_with), or it cannot.
+            bool at_boundary = d.frames.at_boundary();
+            if (!at_boundary) stopped_ = true;
+            observer_.on_message_too_big(d.from, at_boundary);
+          }
         }
-        d.pending = d.buffer.get();
-        d.pending_size = r.bytes;
-        d.drained = d.src.drained();
         continue;
       case Io::want_read:
       case Io::want_write:

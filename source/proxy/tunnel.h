@@ -30,6 +30,11 @@ class Tunnel {
     virtual void on_end_of_stream(Side from) = 0;
     // A read from or write to `side` failed; the tunnel has stopped.
     virtual void on_stream_error(Side side, const std::string& error) = 0;
+    // A message from `from` passed the size limit. What came before its
+    // offending frame is relayed and nothing after. If `at_boundary`, the
+    // stream can be ended with a close frame; if not (the frame's header
+    // was split across reads and partly relayed), the tunnel has stopped.
+    virtual void on_message_too_big(Side from, bool at_boundary) = 0;
   };
 
   // What one direction adds to as it reads.
@@ -39,8 +44,10 @@ class Tunnel {
     stats::Counter* listener_messages;
   };
 
+  // Messages from the client are limited to `max_message_bytes` (0: no
+  // limit); the upstream is trusted.
   Tunnel(network::Stream& client, network::Stream& upstream, network::BufferPool& pool, Observer& observer,
-         Counters from_client, Counters from_upstream);
+         Counters from_client, Counters from_upstream, uint64_t max_message_bytes);
   ~Tunnel();
 
   // Starts both directions. `keep_alive` owns the tunnel's owner and is
@@ -64,8 +71,9 @@ class Tunnel {
   // Where a direction is in ending the WebSocket from the proxy.
   enum class Closing { no, to_boundary, close_sent, draining };
   struct Direction {
-    Direction(Side from_side, network::Stream& source, network::Stream& destination, Counters read_counters)
-        : from(from_side), src(source), dst(destination), counters(read_counters) {}
+    Direction(Side from_side, network::Stream& source, network::Stream& destination, Counters read_counters,
+              uint64_t max_message_bytes)
+        : from(from_side), src(source), dst(destination), counters(read_counters), frames(max_message_bytes) {}
 
     Side from;
     network::Stream& src;

@@ -61,6 +61,7 @@ std::shared_ptr<proxy::ListenerConfig> build_listener(
   const auto& limits = proto.limits();
   if (limits.has_max_connections()) listener->max_connections = limits.max_connections();
   if (limits.has_max_request_header_bytes()) listener->max_request_header_bytes = limits.max_request_header_bytes();
+  if (limits.has_max_message_bytes()) listener->max_message_bytes = limits.max_message_bytes();
   listener->stats = std::make_shared<proxy::ListenerStats>(store, listener->name);
   return ok ? listener : nullptr;
 }

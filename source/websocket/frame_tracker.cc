@@ -5,8 +5,10 @@
 
 namespace wsproxy::websocket {
 
-void FrameTracker::consume(const char* data, std::size_t size) {
-  while (size > 0) {
+std::size_t FrameTracker::consume(const char* data, std::size_t size) {
+  const char* const start = data;
+  const char* header_start = header_have_ == 0 ? data : nullptr;  // null: begun in an earlier call
+  while (size > 0 && !over_limit_) {
     if (in_payload_) {
       uint64_t take = std::min<uint64_t>(size, payload_left_);
       payload_left_ -= take;
@@ -15,6 +17,7 @@ void FrameTracker::consume(const char* data, std::size_t size) {
       if (payload_left_ == 0) end_frame();
       continue;
     }
+    if (header_have_ == 0) header_start = data;
     header_[header_have_++] = static_cast<uint8_t>(*data++);
     --size;
     if (header_have_ == 2) {
@@ -29,10 +32,23 @@ void FrameTracker::consume(const char* data, std::size_t size) {
       length = 0;
       for (int i = 2; i < 10; ++i) length = (length << 8) | header_[i];
     }
+    uint8_t opcode = header_[0] & 0x0F;
+    if (opcode < 0x8) {  // a data frame: a new message, or a continuation (opcode 0)
+      if (opcode != 0) message_bytes_ = 0;
+      message_bytes_ += length;
+      if (max_message_bytes_ != 0 && message_bytes_ > max_message_bytes_) {
+        over_limit_ = true;
+        if (header_start == nullptr) return static_cast<std::size_t>(data - start);
+        header_have_ = 0;  // back at the boundary before this frame
+        header_need_ = 2;
+        return static_cast<std::size_t>(header_start - start);
+      }
+    }
     in_payload_ = true;
     payload_left_ = length;
     if (payload_left_ == 0) end_frame();
   }
+  return static_cast<std::size_t>(data - start);
 }
 
 void FrameTracker::end_frame() {

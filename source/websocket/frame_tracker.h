@@ -13,8 +13,18 @@ namespace wsproxy::websocket {
 
 class FrameTracker {
  public:
-  // Follows `size` more bytes of the stream.
-  void consume(const char* data, std::size_t size);
+  // `max_message_bytes` limits one message: its data frames' payloads
+  // together (0: no limit).
+  explicit FrameTracker(uint64_t max_message_bytes = 0) : max_message_bytes_(max_message_bytes) {}
+
+  // Follows up to `size` more bytes of the stream and returns how many it
+  // took: all of them, unless a frame header puts its message past the
+  // limit. Then over_limit() is true, the stream is followed no further,
+  // and the bytes from that header on are not to be relayed; if the header
+  // began in an earlier call (its first bytes already relayed), the stream
+  // cannot be ended cleanly and at_boundary() stays false.
+  std::size_t consume(const char* data, std::size_t size);
+  bool over_limit() const { return over_limit_; }
   // True between frames (nothing of a frame seen but not all of it).
   bool at_boundary() const { return !in_payload_ && header_have_ == 0; }
   // Bytes that certainly belong to the current frame: the rest of its
@@ -32,6 +42,9 @@ class FrameTracker {
   bool in_payload_ = false;
   uint64_t payload_left_ = 0;
   uint64_t messages_ = 0;
+  const uint64_t max_message_bytes_;
+  uint64_t message_bytes_ = 0;  // payload of the message in progress so far
+  bool over_limit_ = false;
 };
 
 // A close frame carrying `code` and `reason` (cut to fit the 125-byte

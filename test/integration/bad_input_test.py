@@ -50,6 +50,7 @@ class BadInputTest(unittest.IsolatedAsyncioTestCase):
         config = (listener("plain", routes=routes, extra=short) +
                   listener("secure", tls=(c.server_cert, c.server_key), extra=short) +
                   listener("small", extra="  limits { max_connections: 3 }\n") +
+                  listener("limited", extra="  limits { max_message_bytes: 1000 }\n") +
                   "".join(cluster(name, port=u[name].port) for name in ("echo", "garbage", "noaccept", "wrongaccept",
                                                                         "midmessage")) +
                   cluster("slow", port=u["slow"].port, extra="  connect_timeout { seconds: 1 }\n") +
@@ -198,6 +199,36 @@ class BadInputTest(unittest.IsolatedAsyncioTestCase):
         ]
         for name, path, status, log, stat in cases:
             await self.check(name, upgrade_request(path), status, log, stat)
+
+    async def test_messages_past_the_size_limit_end_the_websocket_with_1009(self):
+        for name, url, message in [
+            ("one frame", self.proxy.url("/", listener="limited"), b"x" * 1001),
+            ("fragments", self.proxy.url("/", listener="limited"), iter([b"a" * 600, b"b" * 600])),
+            ("the 16 MiB default", self.proxy.url("/", listener="plain"), b"d" * (16 * 1024 * 1024 + 1)),
+        ]:
+            with self.subTest(name):
+                before = await self.stat("listener.plain.downstream_message_too_big") + \
+                    await self.stat("listener.limited.downstream_message_too_big")
+                closes_before = len(self.upstreams["echo"].closes)
+                # Uncompressed, so the frames on the wire are as big as the messages.
+                async with websockets.connect(url, ping_interval=None, max_size=None, compression=None) as ws:
+                    fits = b"f" * 1000
+                    await ws.send(fits)
+                    self.assertEqual(await asyncio.wait_for(ws.recv(), 10), fits)
+                    await ws.send(message)
+                    with self.assertRaises(websockets.ConnectionClosedError) as closed:
+                        await asyncio.wait_for(ws.recv(), 20)
+                    self.assertEqual(closed.exception.rcvd.code, 1009)
+                    self.assertEqual(closed.exception.rcvd.reason, "message too big")
+                await harness.async_wait_until(lambda: len(self.upstreams["echo"].closes) > closes_before, 10,
+                                               "the upstream's connection to end")
+                self.assertEqual(self.upstreams["echo"].closes[-1][0], 1009)
+                await harness.async_wait_until(lambda: "passed max_message_bytes" in self.proxy.log(), 10,
+                                               "the log line")
+                after = await self.stat("listener.plain.downstream_message_too_big") + \
+                    await self.stat("listener.limited.downstream_message_too_big")
+                self.assertEqual(after, before + 1)
+                await self.still_good()
 
     async def test_upstream_closing_mid_message(self):
         async def mid_message():

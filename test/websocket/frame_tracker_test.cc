@@ -58,6 +58,41 @@ TEST(FrameTrackerTest, KnowsHowFarTheCurrentFrameGoes) {
   EXPECT_TRUE(tracker.at_boundary());
 }
 
+TEST(FrameTrackerTest, StopsBeforeTheFrameThatPutsAMessagePastTheLimit) {
+  // 600 and 400 bytes in two fragments with a ping between: 1000 in all.
+  std::string first = frame(0x02, 600, true) + frame(0x89, 4, true);
+  std::string stream = first + frame(0x80, 400, true) + frame(0x81, 5, true);
+  FrameTracker fits(1000);
+  EXPECT_EQ(fits.consume(stream.data(), stream.size()), stream.size());
+  EXPECT_FALSE(fits.over_limit());
+  EXPECT_EQ(fits.messages(), 2u);
+
+  FrameTracker over(999);
+  EXPECT_EQ(over.consume(stream.data(), stream.size()), first.size());
+  EXPECT_TRUE(over.over_limit());
+  EXPECT_TRUE(over.at_boundary());  // the close frame can go right after `first`
+  EXPECT_EQ(over.consume(stream.data(), stream.size()), 0u);  // followed no further
+}
+
+TEST(FrameTrackerTest, AnOversizedHeaderSplitAcrossReadsCannotEndCleanly) {
+  std::string f = frame(0x82, 70000, true);  // 14-byte header
+  FrameTracker tracker(65536);
+  EXPECT_EQ(tracker.consume(f.data(), 5), 5u);
+  EXPECT_FALSE(tracker.over_limit());
+  EXPECT_EQ(tracker.consume(f.data() + 5, 100), 9u);  // to the end of the header
+  EXPECT_TRUE(tracker.over_limit());
+  EXPECT_FALSE(tracker.at_boundary());
+}
+
+TEST(FrameTrackerTest, EachMessageIsMeasuredOnItsOwn) {
+  std::string stream;
+  for (int i = 0; i < 10; ++i) stream += frame(0x82, 900, false);
+  FrameTracker tracker(1000);
+  EXPECT_EQ(tracker.consume(stream.data(), stream.size()), stream.size());
+  EXPECT_FALSE(tracker.over_limit());
+  EXPECT_EQ(tracker.messages(), 10u);
+}
+
 TEST(CloseFrameTest, ServerFramesAreUnmaskedAndCarryCodeAndReason) {
   std::string f = close_frame(1001, "going away", false);
   ASSERT_EQ(f.size(), 2u + 2 + 10);
