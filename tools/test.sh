@@ -25,7 +25,7 @@ for path in glob.glob("bazel-testlogs/**/test.xml", recursive=True):
     target = "//" + path[len("bazel-testlogs/"):-len("/test.xml")]
     with_xml.add(target.rsplit("/", 1)[0] + ":" + target.rsplit("/", 1)[1])
     for case in ET.parse(path).iter("testcase"):
-        if case.find("failure") is not None or case.find("error") is not None:
+        if any(case.find(tag) is not None for tag in ("failure", "error", "skipped")):
             failed += 1
         else:
             passed += 1

@@ -74,6 +74,9 @@ struct ScheduledClose {
 };
 
 struct RequestContext {
+  RequestContext(const ConnectionInfo& c, Attributes& a, http::RequestHead& r)
+      : connection(c), attributes(a), request(r) {}
+
   const ConnectionInfo& connection;
   Attributes& attributes;
   // The upgrade request as it will go upstream: filters may change headers

@@ -159,6 +159,7 @@ int Server::run() {
     }
   }
 
+  for (int signal : {SIGINT, SIGTERM, SIGHUP}) signals_.add(signal);
   wait_for_signals();
   for (auto& worker : workers_) worker->start();
   log::info("wsproxy " + std::string(kVersion) + " started: " + std::to_string(snapshot->listeners.size()) +
@@ -172,9 +173,7 @@ int Server::run() {
 }
 
 void Server::wait_for_signals() {
-  auto signals = std::make_shared<boost::asio::signal_set>(main_io_, SIGINT, SIGTERM, SIGHUP);
-  auto handler = std::make_shared<std::function<void(const boost::system::error_code&, int)>>();
-  *handler = [this, signals, handler](const boost::system::error_code& ec, int signal) {
+  signals_.async_wait([this](const boost::system::error_code& ec, int signal) {
     if (ec) return;
     if (signal == SIGHUP) {
       log::info("received SIGHUP: reloading " + options_.config_path);
@@ -188,9 +187,8 @@ void Server::wait_for_signals() {
       log::info(std::string("received ") + (signal == SIGTERM ? "SIGTERM" : "SIGINT") + ": draining");
       drain(std::nullopt);
     }
-    signals->async_wait(*handler);
-  };
-  signals->async_wait(*handler);
+    wait_for_signals();
+  });
 }
 
 admin::ServerInfo Server::server_info() const {

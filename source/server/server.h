@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -64,6 +65,7 @@ class Server : public admin::Backend {
 
   std::shared_ptr<const Snapshot> load(const admin::ConfigSource& source, uint64_t version, std::string& errors);
   std::shared_ptr<const Snapshot> current() const;
+  // Handles the next SIGINT, SIGTERM or SIGHUP, then waits again.
   void wait_for_signals();
   // On the main thread: sends 1001 at `go_away`, stops once no connection
   // is left or at `deadline`.
@@ -77,6 +79,7 @@ class Server : public admin::Backend {
   std::unique_ptr<proxy::AccessLog> access_log_;
   std::vector<std::unique_ptr<Worker>> workers_;
   boost::asio::io_context main_io_{1};
+  boost::asio::signal_set signals_{main_io_};  // SIGINT, SIGTERM, SIGHUP once running
   std::unique_ptr<admin::AdminServer> admin_;
   std::unique_ptr<admin::MetricsServer> metrics_;
 

@@ -385,6 +385,7 @@ void run(Options& o, Shared& shared, std::vector<Results>& per_thread) {
   std::vector<std::shared_ptr<Cycler<Stream>>> cyclers;
   // Starts are paced on each thread's own timer.
   std::vector<std::unique_ptr<net::steady_timer>> pacers;
+  std::vector<std::unique_ptr<std::function<void()>>> starters;  // each thread's next start
   auto interval = o.connect_rate > 0 ? std::chrono::nanoseconds(static_cast<int64_t>(1e9 * o.threads / o.connect_rate))
                                      : std::chrono::nanoseconds(0);
   for (int i = 0; i < o.connections; ++i) {
@@ -399,7 +400,7 @@ void run(Options& o, Shared& shared, std::vector<Results>& per_thread) {
     pacers.push_back(std::make_unique<net::steady_timer>(*ios[t]));
     auto next = std::make_shared<int>(t);
     auto* pacer = pacers.back().get();
-    auto step = std::make_shared<std::function<void()>>();
+    auto* step = starters.emplace_back(std::make_unique<std::function<void()>>()).get();
     *step = [&, next, pacer, step] {
       while (*next < o.connections) {
         int i = *next;
@@ -496,7 +497,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "wsbench: need --url ws(s)://host:port/path, --mode traffic|handshake|idle, --size >= 8\n");
     return 2;
   }
-  Shared shared{o};
+  Shared shared{o, {}};
   std::mt19937 random(12345);
   shared.payload.resize(o.size - 8);
   for (auto& c : shared.payload) c = static_cast<char>(random());

@@ -82,7 +82,7 @@ struct Request {
 };
 
 filter::Verdict run(const Fixture& f, Request& r, std::optional<filter::ScheduledClose>* scheduled = nullptr) {
-  filter::RequestContext context{r.info, r.attributes, r.head, std::nullopt};
+  filter::RequestContext context{r.info, r.attributes, r.head};
   filter::Verdict v = f.authenticator->authenticate(context, kNow);
   if (scheduled) *scheduled = context.scheduled_close;
   return v;
