@@ -334,7 +334,8 @@ admin::ReloadResult Server::reload(const admin::ConfigSource& source) {
   for (const auto& [name, binding] : bindings_) {
     if (kept.count(name)) continue;
     result.removed.push_back(name);
-    for (auto& worker : workers_) worker->run_sync([&] { worker->remove_listener(binding.slot, drain_period); });
+    uint64_t slot = binding.slot;  // (a structured binding cannot be captured in C++17)
+    for (auto& worker : workers_) worker->run_sync([&] { worker->remove_listener(slot, drain_period); });
   }
   limits_.max_connections = next->max_connections ? static_cast<int64_t>(*next->max_connections)
                                                   : limits_.max_connections.load();
