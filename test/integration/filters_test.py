@@ -188,7 +188,7 @@ class ChainTest(FilterTestCase):
                                           open_timeout=10) as ws:
                 await ws.send("x")
                 await ws.recv()
-        self.assertIn("TLS handshake failed", self.proxy.log())
+        await harness.async_wait_until(lambda: "TLS handshake failed" in self.proxy.log(), 10, "the log line")
 
     async def test_partner_chain_forwards_the_verified_certificate_and_drops_a_spoofed_one(self):
         spoof = {"x-forwarded-client-cert": 'Subject="CN=admin"'}

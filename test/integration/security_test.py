@@ -76,7 +76,7 @@ class SecurityTest(unittest.IsolatedAsyncioTestCase):
                 self.assertIn(f"Ciphersuite: {cipher}", output)
         ok, output = await asyncio.to_thread(s_client, proxy.port())
         self.assertIn("Protocol version: TLSv1.3", output)
-        self.assertIn("TLS handshake failed", proxy.log())
+        await harness.async_wait_until(lambda: "TLS handshake failed" in proxy.log(), 10, "the log line")
 
     async def test_the_proxys_own_answers_name_no_server_and_no_version(self):
         proxy, _ = self.start(listener(routes=[("/chat", "echo"), ("/nowhere", "none")]) +

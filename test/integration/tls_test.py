@@ -56,7 +56,7 @@ class DownstreamTlsTest(TlsTestCase):
             ctx = certs().client_context(maximum_version=ssl.TLSVersion.TLSv1_2)
             with self.assertRaises((ssl.SSLError, ConnectionError)):
                 await websockets.connect(proxy.url(scheme="wss"), ssl=ctx, open_timeout=10)
-            self.assertIn("TLS handshake failed", proxy.log())
+            await harness.async_wait_until(lambda: "TLS handshake failed" in proxy.log(), 10, "the log line")
             ctx13 = certs().client_context()
             self.assertEqual(await harness.echo_roundtrip(proxy.url(scheme="wss"), ssl=ctx13), "still alive")
 
