@@ -17,7 +17,7 @@ CPU time (from /proc/<pid>/task/*/schedstat, over the measured window) and
 memory (RSS), and writes bench/results/<date>.md with ratios to nginx, to
 HAProxy and to direct, and a PNG plot.
 
-  /usr/bin/python3 bench/run.py                    # everything (~20 min)
+  /usr/bin/python3 bench/run.py                    # everything (~20 min; 10.5 min with --duration 5 --warmup 1)
   /usr/bin/python3 bench/run.py --quick            # shorter runs, fewer idle connections
   /usr/bin/python3 bench/run.py --scenarios throughput --targets wsproxy,nginx --workers 1
 """
