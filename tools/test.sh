@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Runs wsproxy's whole test suite: installs what is missing, builds, runs
 # every unit and integration test (really running them: cached results are
-# refused), and ends with a line "N passed, N failed" counting test cases.
+# refused) and buf lint on api/, and ends with a line "N passed, N failed"
+# counting test cases.
 # Exits non-zero if anything failed. CI (.ci/run) calls exactly this.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 bash tools/install_deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+
+# The protos follow buf's style rules: one more case, passed or failed.
+if (cd api && ../tools/node_modules/.bin/buf lint); then lint_failed=0; echo "buf lint: ok"; else lint_failed=1; fi
 
 # Results of an earlier run must not be counted as this run's.
 if [ -e bazel-testlogs ]; then find -L bazel-testlogs -name test.xml -delete 2>/dev/null; fi
@@ -17,9 +21,9 @@ bazel_status=${PIPESTATUS[0]}
 
 # Count test cases from each target's JUnit XML; a test target with no XML
 # (it did not build, or did not run) counts as one failure.
-/usr/bin/python3 - "$output" <<'PY'
+/usr/bin/python3 - "$output" "$lint_failed" <<'PY'
 import glob, re, sys, xml.etree.ElementTree as ET
-passed = failed = 0
+passed, failed = (0, 1) if sys.argv[2] == "1" else (1, 0)  # buf lint
 with_xml = set()
 for path in glob.glob("bazel-testlogs/**/test.xml", recursive=True):
     target = "//" + path[len("bazel-testlogs/"):-len("/test.xml")]
