@@ -53,6 +53,8 @@ std::vector<int> bind_reuseport(std::size_t count, const std::string& address, u
     int one = 1;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) return fail("set SO_REUSEADDR on");
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) return fail("set SO_REUSEPORT on");
+    // Accepted sockets inherit it: one system call per listener, not per connection.
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0) return fail("set TCP_NODELAY on");
     if (::bind(fd, reinterpret_cast<sockaddr*>(&storage), length) != 0) return fail("bind");
     if (::listen(fd, kBacklog) != 0) return fail("listen on");
     // Port 0: the others join the port the kernel picked for the first.

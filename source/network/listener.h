@@ -21,8 +21,9 @@
 namespace wsproxy::network {
 
 // Opens `count` non-blocking listening sockets on address:port with
-// SO_REUSEPORT. Port 0 lets the kernel pick a port for the first; the
-// others share it. Returns their descriptors, or nothing with `error` set.
+// SO_REUSEPORT and TCP_NODELAY (which accepted sockets inherit). Port 0
+// lets the kernel pick a port for the first; the others share it. Returns
+// their descriptors, or nothing with `error` set.
 std::vector<int> bind_reuseport(std::size_t count, const std::string& address, uint16_t port, std::string& error);
 
 // The local port a listening socket is bound to.

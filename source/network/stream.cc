@@ -73,8 +73,6 @@ long Stream::bio_ctrl(BIO*, int command, long, void*) {
 }
 
 Stream::Stream(Poller& poller, int fd, ssl_st* ssl) : poller_(poller), fd_(fd), ssl_(ssl) {
-  int one = 1;
-  setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   if (ssl_ != nullptr) {
     BIO* bio = BIO_new(socket_bio_method(bio_read, bio_write, bio_ctrl));
     BIO_set_data(bio, this);
@@ -127,6 +125,8 @@ std::unique_ptr<Stream> Stream::open(Poller& poller, int family, ssl_st* ssl) {
     errno = error;
     return nullptr;
   }
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   return std::make_unique<Stream>(poller, fd, ssl);
 }
 

@@ -43,13 +43,14 @@ class Stream : private Poller::Watcher {
  public:
   using WaitHandler = std::function<void(const boost::system::error_code&)>;
 
-  // Takes a non-blocking TCP socket (owned from now on; connected, or to
-  // be connected with connect()) and adds it to `poller`. A non-null `ssl`
-  // (owned too) makes this a TLS stream over the socket.
+  // Takes a non-blocking TCP socket with TCP_NODELAY set (owned from now
+  // on; connected, or to be connected with connect()) and adds it to
+  // `poller`. A non-null `ssl` (owned too) makes this a TLS stream over the
+  // socket.
   Stream(Poller& poller, int fd, ssl_st* ssl = nullptr);
 
-  // A stream on a new socket of `family` (AF_INET, AF_INET6); null with
-  // errno set if no socket can be opened.
+  // A stream on a new socket of `family` (AF_INET, AF_INET6), TCP_NODELAY
+  // set; null with errno set if no socket can be opened.
   static std::unique_ptr<Stream> open(Poller& poller, int family, ssl_st* ssl);
   ~Stream() override;
   Stream(const Stream&) = delete;

@@ -1,0 +1,57 @@
+// Listening sockets: SO_REUSEPORT sharing of one port, and TCP_NODELAY
+// inherited by accepted connections.
+#include "source/network/listener.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "gtest/gtest.h"
+
+namespace wsproxy::network {
+namespace {
+
+int tcp_option(int fd, int option) {
+  int value = -1;
+  socklen_t length = sizeof(value);
+  if (getsockopt(fd, IPPROTO_TCP, option, &value, &length) != 0) return -1;
+  return value;
+}
+
+TEST(ListenerTest, SocketsShareTheKernelsPortAndAcceptedOnesHaveNoDelay) {
+  std::string error;
+  std::vector<int> fds = bind_reuseport(2, "127.0.0.1", 0, error);
+  ASSERT_EQ(fds.size(), 2u) << error;
+  uint16_t port = bound_port(fds[0]);
+  EXPECT_NE(port, 0);
+  EXPECT_EQ(bound_port(fds[1]), port);
+
+  int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(client, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(port);
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&to), sizeof(to)), 0);
+  // The kernel put the connection on one of the two sockets; both are
+  // non-blocking, so poll them in turn (bounded).
+  int accepted = -1;
+  for (int round = 0; round < 2000 && accepted < 0; ++round) {
+    for (int fd : fds) {
+      if (accepted < 0) accepted = ::accept4(fd, nullptr, nullptr, SOCK_CLOEXEC);
+    }
+    if (accepted < 0) ::usleep(1000);
+  }
+  ASSERT_GE(accepted, 0);
+  EXPECT_EQ(tcp_option(accepted, TCP_NODELAY), 1);
+  EXPECT_EQ(tcp_option(client, TCP_NODELAY), 0);  // a socket of our own making is not affected
+
+  ::close(accepted);
+  ::close(client);
+  for (int fd : fds) ::close(fd);
+}
+
+}  // namespace
+}  // namespace wsproxy::network
