@@ -6,7 +6,6 @@
 #include <netinet/tcp.h>
 #include <unistd.h>
 
-#include <boost/asio/post.hpp>
 
 #include <cerrno>
 #include <cstring>
@@ -73,10 +72,10 @@ uint16_t bound_port(int fd) {
                                           : reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
 }
 
-AcceptLoop::AcceptLoop(Poller& poller, int fd, OnAccept on_accept, OnError on_error, OnResumed on_resumed)
-    : poller_(poller),
+AcceptLoop::AcceptLoop(EventLoop& loop, int fd, OnAccept on_accept, OnError on_error, OnResumed on_resumed)
+    : loop_(loop),
       fd_(fd),
-      backoff_timer_(poller.io()),
+      backoff_timer_(loop),
       on_accept_(std::move(on_accept)),
       on_error_(std::move(on_error)),
       on_resumed_(std::move(on_resumed)) {}
@@ -86,13 +85,13 @@ AcceptLoop::~AcceptLoop() {
 }
 
 void AcceptLoop::start() {
-  poller_.add(fd_, this);
+  loop_.add(fd_, this);
   accept_some();
 }
 
 void AcceptLoop::stop() {
   if (fd_ < 0) return;
-  poller_.forget(this);
+  loop_.forget(this);
   ::close(fd_);
   fd_ = -1;
   backoff_timer_.cancel();
@@ -107,7 +106,7 @@ void AcceptLoop::accept_some() {
     if (accepted == kAcceptsPerWake) {
       // Edge-triggered: no new event comes for connections already queued,
       // so come back for them after other work has run.
-      boost::asio::post(poller_.io(), [self = shared_from_this()] {
+      loop_.post([self = shared_from_this()] {
         if (!self->backing_off_) self->accept_some();
       });
       return;

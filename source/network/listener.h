@@ -1,6 +1,6 @@
 // Accepting sockets: one SO_REUSEPORT socket per worker on the same address,
 // so the kernel spreads new connections over workers and a connection lives
-// on one thread. Accepting runs on the worker's Poller (accept4 until the
+// on one thread. Accepting runs on the worker's EventLoop (accept4 until the
 // queue is empty, no Asio objects per connection). It does not know what a
 // connection is: each accepted descriptor goes to a handler the server
 // wires in.
@@ -8,15 +8,13 @@
 
 #include <sys/socket.h>
 
-#include <boost/asio/steady_timer.hpp>
-
 #include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "source/network/poller.h"
+#include "source/network/event_loop.h"
 
 namespace wsproxy::network {
 
@@ -31,7 +29,7 @@ uint16_t bound_port(int fd);
 
 // Accepts on one socket until stopped. Lives on its worker's thread: start()
 // and stop() must be called there.
-class AcceptLoop : public std::enable_shared_from_this<AcceptLoop>, private Poller::Watcher {
+class AcceptLoop : public std::enable_shared_from_this<AcceptLoop>, private EventLoop::Watcher {
  public:
   // Called with each accepted (non-blocking) descriptor and its peer.
   using OnAccept = std::function<void(int fd, const sockaddr_storage& peer)>;
@@ -42,7 +40,7 @@ class AcceptLoop : public std::enable_shared_from_this<AcceptLoop>, private Poll
   // Called at the first accept after a streak of failures.
   using OnResumed = std::function<void(uint64_t failures)>;
 
-  AcceptLoop(Poller& poller, int fd, OnAccept on_accept, OnError on_error, OnResumed on_resumed);
+  AcceptLoop(EventLoop& loop, int fd, OnAccept on_accept, OnError on_error, OnResumed on_resumed);
   ~AcceptLoop() override;
 
   void start();
@@ -52,9 +50,9 @@ class AcceptLoop : public std::enable_shared_from_this<AcceptLoop>, private Poll
   void on_ready(uint32_t events) override;
   void accept_some();
 
-  Poller& poller_;
+  EventLoop& loop_;
   int fd_;
-  boost::asio::steady_timer backoff_timer_;
+  Timer backoff_timer_;
   std::chrono::milliseconds backoff_{0};
   bool backing_off_ = false;
   uint64_t failures_in_a_row_ = 0;

@@ -72,13 +72,13 @@ long Stream::bio_ctrl(BIO*, int command, long, void*) {
   return command == BIO_CTRL_FLUSH ? 1 : 0;
 }
 
-Stream::Stream(Poller& poller, int fd, ssl_st* ssl) : poller_(poller), fd_(fd), ssl_(ssl) {
+Stream::Stream(EventLoop& loop, int fd, ssl_st* ssl) : loop_(loop), fd_(fd), ssl_(ssl) {
   if (ssl_ != nullptr) {
     BIO* bio = BIO_new(socket_bio_method(bio_read, bio_write, bio_ctrl));
     BIO_set_data(bio, this);
     SSL_set_bio(ssl_, bio, bio);
   }
-  if (!poller_.add(fd_, this)) error_ = std::string("cannot watch the socket: ") + std::strerror(errno);
+  if (!loop_.add(fd_, this)) error_ = std::string("cannot watch the socket: ") + std::strerror(errno);
 }
 
 Stream::~Stream() {
@@ -117,7 +117,7 @@ IoResult Stream::plain_failure(int err, bool writing) {
   return {Io::error};
 }
 
-std::unique_ptr<Stream> Stream::open(Poller& poller, int family, ssl_st* ssl) {
+std::unique_ptr<Stream> Stream::open(EventLoop& loop, int family, ssl_st* ssl) {
   int fd = ::socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     int error = errno;  // the caller reports it; SSL_free may change it
@@ -127,7 +127,7 @@ std::unique_ptr<Stream> Stream::open(Poller& poller, int family, ssl_st* ssl) {
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  return std::make_unique<Stream>(poller, fd, ssl);
+  return std::make_unique<Stream>(loop, fd, ssl);
 }
 
 IoResult Stream::connect(const sockaddr* address, socklen_t length) {
@@ -228,7 +228,7 @@ void Stream::shutdown_write() {
 
 void Stream::close() {
   if (fd_ < 0) return;
-  poller_.forget(this);
+  loop_.forget(this);
   ::close(fd_);
   fd_ = -1;
   // As Asio does: waits still pending complete with operation_aborted,
@@ -236,7 +236,7 @@ void Stream::close() {
   for (Waits* waits : {&read_waits_, &write_waits_}) {
     for (WaitHandler* h : {&waits->first, &waits->second}) {
       if (*h) {
-        boost::asio::post(poller_.io(), [handler = std::move(*h)] { handler(boost::asio::error::operation_aborted); });
+        loop_.post([handler = std::move(*h)] { handler(operation_aborted()); });
         *h = nullptr;
       }
     }
@@ -253,8 +253,8 @@ std::string_view Stream::server_name() const {
 void Stream::async_wait(Io want, WaitHandler handler) {
   bool reading = want != Io::want_write;
   if (fd_ < 0 || (reading ? readable_ : writable_)) {
-    auto ec = fd_ < 0 ? boost::system::error_code(boost::asio::error::operation_aborted) : boost::system::error_code();
-    boost::asio::post(poller_.io(), [handler = std::move(handler), ec] { handler(ec); });
+    auto ec = fd_ < 0 ? operation_aborted() : boost::system::error_code();
+    loop_.post([handler = std::move(handler), ec] { handler(ec); });
     return;
   }
   Waits& waits = reading ? read_waits_ : write_waits_;
@@ -282,7 +282,7 @@ void Stream::on_ready(uint32_t events) {
   for (int i = 0; i < count; ++i) {
     // A handler that ran before may have closed the stream; the later ones
     // keep it alive, so fd_ can still be read.
-    if (ready[i]) ready[i](fd_ < 0 ? boost::asio::error::operation_aborted : boost::system::error_code());
+    if (ready[i]) ready[i](fd_ < 0 ? operation_aborted() : boost::system::error_code());
   }
 }
 

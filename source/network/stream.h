@@ -2,15 +2,14 @@
 // try an operation, and only when it would block wait for the socket to
 // become readable or writable. Buffers therefore belong to the caller and
 // exist only while data is in flight, and plain and TLS streams share one
-// code path in the proxy. The socket is in the worker's Poller (joined
+// code path in the proxy. The socket is in the worker's EventLoop (joined
 // once, edge-triggered), so a wait costs no system call: the stream keeps
 // readiness flags that events set and would-block results clear.
 #pragma once
 
 #include <sys/socket.h>
 
-#include <boost/asio/error.hpp>
-#include <boost/asio/post.hpp>
+#include <boost/system/error_code.hpp>
 
 #include <cstddef>
 #include <functional>
@@ -19,7 +18,7 @@
 #include <string_view>
 #include <utility>
 
-#include "source/network/poller.h"
+#include "source/network/event_loop.h"
 
 struct ssl_st;
 struct bio_st;
@@ -39,26 +38,26 @@ struct IoResult {
   std::size_t bytes = 0;
 };
 
-class Stream : private Poller::Watcher {
+class Stream : private EventLoop::Watcher {
  public:
   using WaitHandler = std::function<void(const boost::system::error_code&)>;
 
   // Takes a non-blocking TCP socket with TCP_NODELAY set (owned from now
   // on; connected, or to be connected with connect()) and adds it to
-  // `poller`. A non-null `ssl` (owned too) makes this a TLS stream over the
+  // `loop`. A non-null `ssl` (owned too) makes this a TLS stream over the
   // socket.
-  Stream(Poller& poller, int fd, ssl_st* ssl = nullptr);
+  Stream(EventLoop& loop, int fd, ssl_st* ssl = nullptr);
 
   // A stream on a new socket of `family` (AF_INET, AF_INET6), TCP_NODELAY
   // set; null with errno set if no socket can be opened.
-  static std::unique_ptr<Stream> open(Poller& poller, int family, ssl_st* ssl);
+  static std::unique_ptr<Stream> open(EventLoop& loop, int family, ssl_st* ssl);
   ~Stream() override;
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
 
   bool is_tls() const { return ssl_ != nullptr; }
   ssl_st* ssl() const { return ssl_; }
-  boost::asio::io_context& io() { return poller_.io(); }
+  EventLoop& loop() { return loop_; }
 
   // Starts connecting to `address`: Io::done, Io::want_write (wait for it,
   // then call finish_connect()), or Io::error.
@@ -113,7 +112,7 @@ class Stream : private Poller::Watcher {
   IoResult tls_failure(int ret);
   IoResult plain_failure(int err, bool writing);
 
-  Poller& poller_;
+  EventLoop& loop_;
   int fd_;
   ssl_st* ssl_;
   bool readable_ = true;  // not known to be empty: try before waiting

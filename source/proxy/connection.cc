@@ -48,7 +48,7 @@ ProxyConnection::ProxyConnection(WorkerContext& worker, std::shared_ptr<const Li
       listener_(std::move(listener)),
       id_(next_connection_id.fetch_add(1, std::memory_order_relaxed)),
       slot_(slot),
-      timer_(worker.io),
+      timer_(worker.loop),
       accepted_at_(std::chrono::steady_clock::now()) {
   char ip[INET6_ADDRSTRLEN] = {};
   uint16_t port = 0;
@@ -67,7 +67,7 @@ ProxyConnection::ProxyConnection(WorkerContext& worker, std::shared_ptr<const Li
     client_address_ = peer.ss_family == AF_INET6 ? "[" + client_ip_ + "]:" + std::to_string(port)
                                                  : client_ip_ + ":" + std::to_string(port);
   }
-  client_ = std::make_unique<network::Stream>(worker.poller, fd, listener_->tls ? listener_->tls->new_session() : nullptr);
+  client_ = std::make_unique<network::Stream>(worker.loop, fd, listener_->tls ? listener_->tls->new_session() : nullptr);
 }
 
 ProxyConnection::~ProxyConnection() = default;
@@ -203,7 +203,7 @@ void ProxyConnection::connect_upstream() {
   upstream_counted_ = true;
   const network::TlsClientContext* tls = cluster().tls();
   const auto& address = endpoint_->address;
-  upstream_ = network::Stream::open(worker_.poller, address.protocol().family(),
+  upstream_ = network::Stream::open(worker_.loop, address.protocol().family(),
                                     tls ? tls->new_session(endpoint_->host) : nullptr);
   if (!upstream_) {
     cluster().stats().cx_connect_fail.inc();

@@ -6,8 +6,6 @@
 
 #include <sys/socket.h>
 
-#include <boost/asio/steady_timer.hpp>
-
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -99,7 +97,7 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection>,
   std::unique_ptr<network::Stream> client_;
   std::unique_ptr<network::Stream> upstream_;
   std::unique_ptr<Tunnel> tunnel_;
-  boost::asio::steady_timer timer_;
+  network::Timer timer_;
   uint64_t timer_generation_ = 0;
   Phase phase_ = Phase::tls_handshake;
   std::chrono::steady_clock::time_point accepted_at_;

@@ -1,8 +1,6 @@
 // Tunnel mode relay.
 #include "source/proxy/tunnel.h"
 
-#include <boost/asio/post.hpp>
-
 #include <algorithm>
 #include <random>
 
@@ -110,7 +108,7 @@ void Tunnel::run(Direction& d, std::shared_ptr<void> keep_alive) {
     }
     if (rounds >= kRoundsPerWake) {
       // Let other connections on this worker run before reading more.
-      boost::asio::post(d.src.io(), [this, &d, keep_alive = std::move(keep_alive)]() mutable {
+      d.src.loop().post([this, &d, keep_alive = std::move(keep_alive)]() mutable {
         if (!stopped_) run(d, std::move(keep_alive));
       });
       return;

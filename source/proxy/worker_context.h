@@ -1,7 +1,6 @@
 // What a connection uses from the worker thread it lives on.
 #pragma once
 
-#include <boost/asio/io_context.hpp>
 #include <boost/intrusive/list.hpp>
 
 #include <atomic>
@@ -14,7 +13,7 @@
 #include <vector>
 
 #include "source/network/buffer_pool.h"
-#include "source/network/poller.h"
+#include "source/network/event_loop.h"
 #include "source/proxy/connection_details.h"
 #include "source/proxy/access_log.h"
 #include "source/stats/stats.h"
@@ -54,13 +53,12 @@ struct ProcessLimits {
 };
 
 struct WorkerContext {
-  WorkerContext(boost::asio::io_context& io_context, AccessLog& log, ProcessLimits& process_limits)
-      : io(io_context), access_log(log), limits(process_limits) {}
+  WorkerContext(network::EventLoop& event_loop, AccessLog& log, ProcessLimits& process_limits)
+      : loop(event_loop), access_log(log), limits(process_limits) {}
 
-  boost::asio::io_context& io;
+  network::EventLoop& loop;
   AccessLog& access_log;
   ProcessLimits& limits;
-  network::Poller poller{io};
   network::BufferPool buffers{256};
   ConnectionList connections;
 };

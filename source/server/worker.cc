@@ -1,8 +1,6 @@
 // Worker threads.
 #include "source/server/worker.h"
 
-#include <boost/asio/post.hpp>
-
 #include <cstring>
 #include <future>
 #include <random>
@@ -14,23 +12,20 @@ namespace wsproxy::server {
 
 Worker::Worker(std::size_t index, proxy::AccessLog& access_log, proxy::ProcessLimits& limits)
     : index_(index),
-      io_(std::make_unique<boost::asio::io_context>(1)),
-      work_(io_->get_executor()),
-      context_(*io_, access_log, limits) {}
+      loop_(std::make_unique<network::EventLoop>()),
+      context_(*loop_, access_log, limits) {}
 
 Worker::~Worker() {
   join();
   listeners_.clear();
-  context_.poller.shutdown();
-  work_.reset();
-  io_.reset();
+  loop_.reset();
 }
 
 void Worker::start() {
   running_ = true;
   thread_ = std::thread([this] {
     stats::set_thread_shard(index_);
-    io_->run();
+    loop_->run();
     running_ = false;
   });
 }
@@ -38,20 +33,14 @@ void Worker::start() {
 void Worker::run_sync(const std::function<void()>& task) {
   if (!running_ || std::this_thread::get_id() == thread_.get_id()) return task();
   std::promise<void> done;
-  boost::asio::post(*io_, [&] {
+  loop_->post_from_any_thread([&] {
     task();
     done.set_value();
   });
   done.get_future().wait();
 }
 
-void Worker::finish() {
-  boost::asio::post(*io_, [this] {
-    // The poller's own wait would keep the thread's io_context running.
-    context_.poller.shutdown();
-    work_.reset();
-  });
-}
+void Worker::finish() { loop_->finish(); }
 
 void Worker::join() {
   if (thread_.joinable()) thread_.join();
@@ -61,7 +50,7 @@ void Worker::add_listener(uint64_t slot, std::shared_ptr<const proxy::ListenerCo
   listeners_.push_back({slot, std::move(config), nullptr});
   ActiveListener& active = listeners_.back();
   active.loop = std::make_shared<network::AcceptLoop>(
-      context_.poller, fd,
+      context_.loop, fd,
       [this, &active](int connection, const sockaddr_storage& peer) {
         std::make_shared<proxy::ProxyConnection>(context_, active.config, active.slot, connection, peer)->start();
       },

@@ -1,11 +1,8 @@
-// A worker thread: its own io_context, its accepting sockets (one per
+// A worker thread: its own event loop, its accepting sockets (one per
 // listener) and the connections accepted on them. Nothing here is shared
 // with other workers, so the data path takes no locks. The main thread and
 // the admin API act on a worker only through run_sync().
 #pragma once
-
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 
 #include <chrono>
 #include <functional>
@@ -15,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "source/network/event_loop.h"
 #include "source/network/listener.h"
 #include "source/proxy/listener_config.h"
 #include "source/proxy/worker_context.h"
@@ -26,8 +24,6 @@ class Worker {
   // `index` starts at 1 (0 is the main thread's stats shard).
   Worker(std::size_t index, proxy::AccessLog& access_log, proxy::ProcessLimits& limits);
   ~Worker();
-
-  boost::asio::io_context& io() { return *io_; }
 
   // Runs the thread.
   void start();
@@ -69,10 +65,9 @@ class Worker {
 
   const std::size_t index_;
   // Destroyed explicitly before context_: destroying it destroys any
-  // handler still queued, and with it the connection the handler holds,
-  // which gives its buffers back to context_.
-  std::unique_ptr<boost::asio::io_context> io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  // task or timer handler still queued, and with it the connection the
+  // handler holds, which gives its buffers back to context_.
+  std::unique_ptr<network::EventLoop> loop_;
   proxy::WorkerContext context_;
   std::list<ActiveListener> listeners_;
   std::thread thread_;
