@@ -20,6 +20,11 @@ HAProxy and to direct, and a PNG plot.
   /usr/bin/python3 bench/run.py                    # everything (~20 min; 10.5 min with --duration 5 --warmup 1)
   /usr/bin/python3 bench/run.py --quick            # shorter runs, fewer idle connections
   /usr/bin/python3 bench/run.py --scenarios throughput --targets wsproxy,nginx --workers 1
+
+A change's before and after, in one run, three times over (each figure is
+the run with the median CPU figure): build the earlier commit, copy its
+bazel-bin/source/server/wsproxy somewhere, then
+  /usr/bin/python3 bench/run.py --quick --workers 1 --baseline /tmp/wsproxy-before --repeat 3
 """
 
 import argparse
@@ -131,8 +136,9 @@ class Certs:
 class Target:
     """One proxy (or none: direct) in front of the echo upstream."""
 
-    def __init__(self, name, workers, tls, echo_port, certs, work):
+    def __init__(self, name, workers, tls, echo_port, certs, work, baseline=None):
         self.name, self.workers, self.tls = name, workers, tls
+        self.binary = baseline if name == "baseline" else WSPROXY
         self.echo_port, self.certs, self.work = echo_port, certs, work
         self.process = None
         self.port = None
@@ -166,8 +172,10 @@ access_log {{ disabled: true }}
 drain {{ shutdown_grace_period {{ }} shutdown_timeout {{ seconds: 2 }} }}
 """)
         log = open(os.path.join(self.work, "wsproxy.log"), "w")
-        return subprocess.Popen([WSPROXY, "--config", config, "--concurrency", str(self.workers)],
+        return subprocess.Popen([self.binary, "--config", config, "--concurrency", str(self.workers)],
                                 stdout=log, stderr=log)
+
+    _start_baseline = _start_wsproxy
 
     def _start_nginx(self):
         prefix = os.path.join(self.work, "nginx")
@@ -267,7 +275,7 @@ def run_wsbench(args, on_line=None, timeout=600):
 def measure(target_name, workers, tls, scenario, options, certs, echo_port, echo_tls_port, work):
     spec = SCENARIOS[scenario.replace("_resumed", "")]
     target = Target(target_name, workers, tls, echo_tls_port if (tls and target_name == "direct") else echo_port,
-                    certs, work)
+                    certs, work, options.baseline)
     target.start()
     port = target.port or (echo_tls_port if tls else echo_port)
     url = f"{'wss' if tls else 'ws'}://127.0.0.1:{port}/bench"
@@ -312,6 +320,23 @@ def measure(target_name, workers, tls, scenario, options, certs, echo_port, echo
         row["rss_after_kb"] = samples["rss_after_kb"]
         row["bytes_per_connection"] = (samples["rss_held_kb"] - samples["rss_before_kb"]) * 1024 / held if held else None
     return row
+
+
+def median_runs(runs):
+    """One row per target and worker count: the run whose CPU (or memory)
+    figure is the median of its repeats, with the repeat count."""
+    groups = {}
+    for r in runs:
+        groups.setdefault((r["target"], r["workers"]), []).append(r)
+    chosen = []
+    for group in groups.values():
+        idle = SCENARIOS[group[0]["scenario"].replace("_resumed", "")]["mode"] == "idle"
+        metric = "bytes_per_connection" if idle else "proxy_cpu_us_per_unit"
+        ranked = sorted(group, key=lambda r: (r.get(metric) is None, r.get(metric) or 0))
+        row = dict(ranked[(len(ranked) - 1) // 2])
+        row["runs"] = len(group)
+        chosen.append(row)
+    return chosen
 
 
 def fmt(value, digits=1):
@@ -391,7 +416,7 @@ def write_report(rows, options, path, started):
                 if not ours:
                     continue
                 parts = []
-                for other in ("nginx", "haproxy"):
+                for other in ("baseline", "nginx", "haproxy"):
                     theirs = by_key.get((other, workers, transport, scenario))
                     if theirs:
                         parts.append(f"vs {other}: {metric} {ratio(ours.get(metric), theirs.get(metric))}")
@@ -445,6 +470,9 @@ def main():
     parser.add_argument("--idle-connections", type=int, default=9800)
     parser.add_argument("--quick", action="store_true", help="3 s runs, 2,000 idle connections")
     parser.add_argument("--no-build", action="store_true")
+    parser.add_argument("--baseline", help="another wsproxy binary (an earlier build), measured as target 'baseline'")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="measure every target this many times, interleaved; report the median run")
     parser.add_argument("--out", default=None)
     options = parser.parse_args()
     # Stopped early: unwind, so every process started here is ended.
@@ -452,6 +480,8 @@ def main():
     if options.quick:
         options.duration, options.warmup, options.hold, options.idle_connections = 3, 1, 2, 2000
     options.targets = options.targets.split(",")
+    if options.baseline and "baseline" not in options.targets:
+        options.targets.insert(options.targets.index("wsproxy") + 1 if "wsproxy" in options.targets else 0, "baseline")
     options.workers = [int(w) for w in options.workers.split(",")]
     options.scenarios = options.scenarios.split(",")
     options.transports = options.transports.split(",")
@@ -476,14 +506,17 @@ def main():
             for transport in options.transports:
                 if scenario == "handshake_resumed" and transport == "ws":
                     continue
-                for target in options.targets:
-                    for workers in ([1] if target == "direct" else options.workers):
-                        if target == "direct" and scenario == "idle":
-                            continue
-                        row = measure(target, workers, transport == "wss", scenario, options, certs, echo_port,
-                                      echo_tls_port, work)
-                        rows.append(row)
-                        print(json.dumps(row), flush=True)
+                runs = []
+                for _ in range(options.repeat):
+                    for target in options.targets:
+                        for workers in ([1] if target == "direct" else options.workers):
+                            if target == "direct" and scenario == "idle":
+                                continue
+                            row = measure(target, workers, transport == "wss", scenario, options, certs, echo_port,
+                                          echo_tls_port, work)
+                            runs.append(row)
+                            print(json.dumps(row), flush=True)
+                rows += median_runs(runs)
     finally:
         for p in (echo, echo_tls):
             p.terminate()

@@ -43,10 +43,14 @@ BIO_METHOD* socket_bio_method(int (*read)(BIO*, char*, int), int (*write)(BIO*, 
 int Stream::bio_read(BIO* bio, char* data, int size) {
   auto* stream = static_cast<Stream*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
+  if (!stream->readable_) {
+    BIO_set_retry_read(bio);
+    return -1;
+  }
   for (;;) {
     ssize_t n = ::recv(stream->fd_, data, static_cast<size_t>(size), 0);
     if (n >= 0) {
-      stream->short_read_ = n < size;
+      if (n > 0 && n < size) stream->emptied();
       return static_cast<int>(n);
     }
     if (errno == EINTR) continue;
@@ -176,10 +180,11 @@ IoResult Stream::read_some(char* data, std::size_t size) {
     if (ret == 1) return {Io::done, n};
     return tls_failure(ret);
   }
+  if (!readable_) return {Io::want_read};
   for (;;) {
     ssize_t n = ::recv(fd_, data, size, 0);
     if (n > 0) {
-      short_read_ = static_cast<std::size_t>(n) < size;
+      if (static_cast<std::size_t>(n) < size) emptied();
       return {Io::done, static_cast<std::size_t>(n)};
     }
     if (n == 0) return {Io::eof};
@@ -208,9 +213,7 @@ IoResult Stream::write_some(const char* data, std::size_t size) {
   }
 }
 
-bool Stream::drained() const { return short_read_ && !has_buffered_input(); }
-
-void Stream::mark_drained() {
+void Stream::emptied() {
   // A FIN that came with the last bytes makes no new edge: the next read
   // must still happen to see it.
   if (!peer_closed_) readable_ = false;

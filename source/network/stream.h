@@ -4,7 +4,10 @@
 // exist only while data is in flight, and plain and TLS streams share one
 // code path in the proxy. The socket is in the worker's EventLoop (joined
 // once, edge-triggered), so a wait costs no system call: the stream keeps
-// readiness flags that events set and would-block results clear.
+// readiness flags that events set and would-block results clear. A read
+// that returns less than asked also clears readability (the socket was
+// emptied; edge-triggered epoll reports whatever comes next), so the read
+// that would only say EAGAIN is never made.
 #pragma once
 
 #include <sys/socket.h>
@@ -66,15 +69,9 @@ class Stream : private EventLoop::Watcher {
   IoResult finish_connect();
   // TLS handshake step; plain streams are done at once.
   IoResult handshake();
+  // Io::want_read without a system call when the socket is known empty.
   IoResult read_some(char* data, std::size_t size);
   IoResult write_some(const char* data, std::size_t size);
-  // True if the last read from the socket returned less than asked, so
-  // the socket was empty (TLS: and no decrypted bytes wait): the caller can
-  // wait without a read that would only say so. A signalled FIN still
-  // needs that read, so it keeps the stream readable.
-  bool drained() const;
-  // Waits after drained() need no read first.
-  void mark_drained();
   // Ends the sending direction (TLS close_notify, then TCP FIN); the other
   // direction stays open. Best effort: errors are ignored.
   void shutdown_write();
@@ -109,6 +106,8 @@ class Stream : private EventLoop::Watcher {
   static int bio_read(bio_st* bio, char* data, int size);
   static int bio_write(bio_st* bio, const char* data, int size);
   static long bio_ctrl(bio_st* bio, int command, long number, void* pointer);
+  // A read returned less than asked: the socket is empty for now.
+  void emptied();
   IoResult tls_failure(int ret);
   IoResult plain_failure(int err, bool writing);
 
@@ -118,7 +117,6 @@ class Stream : private EventLoop::Watcher {
   bool readable_ = true;  // not known to be empty: try before waiting
   bool writable_ = true;
   bool peer_closed_ = false;  // a FIN was signalled: a read will see it
-  bool short_read_ = false;   // the last recv returned less than asked
   Waits read_waits_, write_waits_;
   std::string error_;
 };

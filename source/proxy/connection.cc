@@ -396,6 +396,10 @@ void ProxyConnection::on_end_of_stream(Side from) {
   arm_timer(kHalfCloseDrain);
 }
 
+void ProxyConnection::on_closed_after_handshake(Side from) {
+  finish(side_name(first_end_.value_or(from)), "end of stream");
+}
+
 void ProxyConnection::on_stream_error(Side side, const std::string& error) {
   finish(side_name(side), error.empty() ? "connection failed" : error);
 }

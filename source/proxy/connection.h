@@ -83,6 +83,7 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection>,
   void on_timeout();
 
   void on_end_of_stream(Side from) override;
+  void on_closed_after_handshake(Side from) override;
   void on_stream_error(Side side, const std::string& error) override;
   void on_message_too_big(Side from, bool at_boundary) override;
 

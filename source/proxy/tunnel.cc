@@ -59,6 +59,11 @@ void Tunnel::close_with(const std::shared_ptr<void>& keep_alive, uint16_t code, 
   }
 }
 
+bool Tunnel::close_handshake_done() const {
+  return to_upstream_.frames.close_seen() && to_client_.frames.close_seen() && to_upstream_.pending_size == 0 &&
+         to_client_.pending_size == 0;
+}
+
 void Tunnel::release_buffer(Direction& d) {
   if (d.buffer) pool_.release(std::move(d.buffer));
 }
@@ -113,15 +118,6 @@ void Tunnel::run(Direction& d, std::shared_ptr<void> keep_alive) {
       });
       return;
     }
-    if (d.drained) {
-      // A short read means the socket was empty: wait rather than spend a
-      // read call that would only say so. (The wait re-arms interest, so
-      // bytes that came meanwhile wake it at once.)
-      d.drained = false;
-      d.src.mark_drained();
-      release_buffer(d);
-      return wait(d, d.src, network::Io::want_read, std::move(keep_alive));
-    }
     if (!d.buffer) d.buffer = pool_.acquire();
     network::IoResult r = d.src.read_some(d.buffer.get(), want);
     switch (r.status) {
@@ -144,7 +140,6 @@ void Tunnel::run(Direction& d, std::shared_ptr<void> keep_alive) {
           if (uint64_t completed = d.frames.messages() - before) d.counters.listener_messages->inc(completed);
           d.pending = d.buffer.get();
           d.pending_size = relayed;
-          d.drained = d.src.drained();
           if (d.frames.over_limit()) {
             // Relay what came before the offending frame; the observer
             // then ends the WebSocket (close_with), or it cannot.
@@ -160,6 +155,14 @@ void Tunnel::run(Direction& d, std::shared_ptr<void> keep_alive) {
         return wait(d, d.src, r.status, std::move(keep_alive));
       case Io::eof:
         release_buffer(d);
+        if (close_handshake_done() && !d.src.is_tls() && !d.dst.is_tls()) {
+          // Closing both sides now saves passing the half-close on and
+          // waiting for the other side's. Not with TLS: each side is owed
+          // a close_notify, and its own may be on its way (closing a
+          // socket with unread bytes resets the connection).
+          stopped_ = true;
+          return observer_.on_closed_after_handshake(d.from);
+        }
         if (d.closing != Closing::draining) d.dst.shutdown_write();
         return observer_.on_end_of_stream(d.from);
       case Io::error:

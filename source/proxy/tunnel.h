@@ -28,6 +28,12 @@ class Tunnel {
     virtual ~Observer() = default;
     // `from` ended its stream cleanly; the other side was sent a half-close.
     virtual void on_end_of_stream(Side from) = 0;
+    // `from` ended its stream after the close handshake had completed (a
+    // close frame relayed each way, all written) and neither side is
+    // TLS: nothing more can be relayed, the tunnel has stopped, and
+    // both sides can be closed now, as the WebSocket server would (RFC 6455
+    // 7.1.1).
+    virtual void on_closed_after_handshake(Side from) = 0;
     // A read from or write to `side` failed; the tunnel has stopped.
     virtual void on_stream_error(Side side, const std::string& error) = 0;
     // A message from `from` passed the size limit. What came before its
@@ -87,7 +93,6 @@ class Tunnel {
     websocket::FrameTracker frames;
     Closing closing = Closing::no;
     bool waiting_to_read = false;   // parked on src readability with nothing pending
-    bool drained = false;           // the last read came up short: src has nothing more now
     uint64_t wait_token = 0;        // a wait whose token is stale is ignored
   };
 
@@ -95,6 +100,7 @@ class Tunnel {
   void wait(Direction& d, network::Stream& stream, network::Io want, std::shared_ptr<void> keep_alive);
   void release_buffer(Direction& d);
   void queue(Direction& d, std::string bytes);
+  bool close_handshake_done() const;
 
   network::BufferPool& pool_;
   Observer& observer_;

@@ -55,6 +55,7 @@ void FrameTracker::end_frame() {
   bool fin = header_[0] & 0x80;
   uint8_t opcode = header_[0] & 0x0F;
   if (fin && opcode < 0x8) ++messages_;
+  if (opcode == 0x8) close_seen_ = true;
   in_payload_ = false;
   header_have_ = 0;
   header_need_ = 2;

@@ -32,6 +32,9 @@ class FrameTracker {
   uint64_t bytes_in_current_frame() const;
   // Messages completed so far: data frames with the FIN bit.
   uint64_t messages() const { return messages_; }
+  // True once a whole close frame has gone by: this side's WebSocket is
+  // closing, and nothing may follow.
+  bool close_seen() const { return close_seen_; }
 
  private:
   void end_frame();
@@ -45,6 +48,7 @@ class FrameTracker {
   const uint64_t max_message_bytes_;
   uint64_t message_bytes_ = 0;  // payload of the message in progress so far
   bool over_limit_ = false;
+  bool close_seen_ = false;
 };
 
 // A close frame carrying `code` and `reason` (cut to fit the 125-byte

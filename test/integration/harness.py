@@ -488,6 +488,13 @@ class _Result(unittest.TextTestResult):
         super().addError(test, err)
         self._record(test, self._exc_info_to_string(err, test))
 
+    def addSubTest(self, test, subtest, err):
+        # A failed subtest fails its test, which then reports no outcome of
+        # its own: record the subtest.
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            self._record(subtest, self._exc_info_to_string(err, test))
+
     def addSkip(self, test, reason):
         # A skipped case has not shown anything: it counts as failed.
         super().addSkip(test, reason)

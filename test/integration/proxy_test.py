@@ -113,6 +113,27 @@ class RelayTest(ProxyTestCase):
             entry = await proxy.wait_access_log(lambda e: e["status"] == 101)
             self.assertEqual(entry["closed_by"], "upstream")
 
+    async def test_connection_ends_when_the_upstream_closes_after_the_close_handshake(self):
+        # Close frames have gone both ways, so nothing more can be relayed:
+        # when the upstream closes TCP the proxy closes the client too and
+        # the connection ends, without waiting for the client's own FIN
+        # (the 10 s half-close drain, which this test never reaches).
+        async with EchoUpstream() as upstream:
+            proxy = self.start_proxy(listener() + cluster(port=upstream.port))
+            reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port())
+            try:
+                writer.write(harness.upgrade_request("/"))
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+                self.assertTrue(head.startswith(b"HTTP/1.1 101 "), head)
+                writer.write(bytes([0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xE8 ^ 2]))  # masked close 1000
+                close = await asyncio.wait_for(reader.readexactly(4), 10)
+                self.assertEqual(close, bytes([0x88, 0x02, 0x03, 0xE8]))
+                self.assertEqual(await asyncio.wait_for(reader.read(), 10), b"")  # the proxy closed
+                entry = await proxy.wait_access_log(lambda e: e["status"] == 101, timeout=8)
+                self.assertEqual((entry["closed_by"], entry["reason"]), ("upstream", "end of stream"))
+            finally:
+                writer.close()
+
     async def test_client_ping_is_answered(self):
         async with EchoUpstream() as upstream:
             proxy = self.start_proxy(listener() + cluster(port=upstream.port))

@@ -58,6 +58,15 @@ TEST(FrameTrackerTest, KnowsHowFarTheCurrentFrameGoes) {
   EXPECT_TRUE(tracker.at_boundary());
 }
 
+TEST(FrameTrackerTest, SeesACloseFrameOnlyOnceItIsWhole) {
+  std::string stream = frame(0x81, 5, true) + frame(0x89, 2, true) + frame(0x88, 2, true);
+  FrameTracker tracker;
+  tracker.consume(stream.data(), stream.size() - 1);
+  EXPECT_FALSE(tracker.close_seen());  // a ping is not a close; the close lacks a byte
+  tracker.consume(stream.data() + stream.size() - 1, 1);
+  EXPECT_TRUE(tracker.close_seen());
+}
+
 TEST(FrameTrackerTest, StopsBeforeTheFrameThatPutsAMessagePastTheLimit) {
   // 600 and 400 bytes in two fragments with a ping between: 1000 in all.
   std::string first = frame(0x02, 600, true) + frame(0x89, 4, true);
