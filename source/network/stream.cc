@@ -145,6 +145,8 @@ IoResult Stream::connect(const sockaddr* address, socklen_t length) {
 }
 
 IoResult Stream::finish_connect() {
+  // Writable without an error or hang-up: the connection is up.
+  if (!error_signalled_) return {Io::done};
   int error = 0;
   socklen_t length = sizeof(error);
   if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &length) != 0) error = errno;
@@ -267,6 +269,7 @@ void Stream::async_wait(Io want, WaitHandler handler) {
 void Stream::on_ready(uint32_t events) {
   if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) readable_ = true;
   if (events & (EPOLLRDHUP | EPOLLHUP)) peer_closed_ = true;
+  if (events & (EPOLLERR | EPOLLHUP)) error_signalled_ = true;
   if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) writable_ = true;
   // Take the handlers out first: each holds its connection alive, so this
   // stream lives until the last of them has run.

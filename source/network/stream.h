@@ -65,7 +65,8 @@ class Stream : private EventLoop::Watcher {
   // Starts connecting to `address`: Io::done, Io::want_write (wait for it,
   // then call finish_connect()), or Io::error.
   IoResult connect(const sockaddr* address, socklen_t length);
-  // After the wait: Io::done once connected, else Io::error.
+  // After the wait: Io::done once connected, else Io::error. Asks the
+  // socket for its error only when the wake-up signalled one.
   IoResult finish_connect();
   // TLS handshake step; plain streams are done at once.
   IoResult handshake();
@@ -117,6 +118,7 @@ class Stream : private EventLoop::Watcher {
   bool readable_ = true;  // not known to be empty: try before waiting
   bool writable_ = true;
   bool peer_closed_ = false;  // a FIN was signalled: a read will see it
+  bool error_signalled_ = false;  // an event carried EPOLLERR or EPOLLHUP
   Waits read_waits_, write_waits_;
   std::string error_;
 };
