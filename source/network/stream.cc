@@ -215,6 +215,26 @@ IoResult Stream::write_some(const char* data, std::size_t size) {
   }
 }
 
+IoResult Stream::splice_to_pipe(int pipe_write, std::size_t size) {
+  if (!readable_) return {Io::want_read};
+  for (;;) {
+    ssize_t n = ::splice(fd_, nullptr, pipe_write, nullptr, size, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    // A short splice says nothing about the socket (the pipe's slots may
+    // have run out), so it does not mark the socket empty.
+    if (n > 0) return {Io::done, static_cast<std::size_t>(n)};
+    if (n == 0) return {Io::eof};
+    if (errno != EINTR) return plain_failure(errno, false);
+  }
+}
+
+IoResult Stream::splice_from_pipe(int pipe_read, std::size_t size) {
+  for (;;) {
+    ssize_t n = ::splice(pipe_read, nullptr, fd_, nullptr, size, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n >= 0) return {Io::done, static_cast<std::size_t>(n)};
+    if (errno != EINTR) return plain_failure(errno, true);
+  }
+}
+
 void Stream::emptied() {
   // A FIN that came with the last bytes makes no new edge: the next read
   // must still happen to see it.

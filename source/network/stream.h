@@ -73,6 +73,13 @@ class Stream : private EventLoop::Watcher {
   // Io::want_read without a system call when the socket is known empty.
   IoResult read_some(char* data, std::size_t size);
   IoResult write_some(const char* data, std::size_t size);
+  // Plain streams only: splice(2) up to `size` bytes from the socket into
+  // the pipe whose write end is `pipe_write` (Io::eof at the end of the
+  // stream), or from the pipe whose read end is `pipe_read` into the
+  // socket. The pipe must have room for `size` (so a would-block result
+  // concerns the socket).
+  IoResult splice_to_pipe(int pipe_write, std::size_t size);
+  IoResult splice_from_pipe(int pipe_read, std::size_t size);
   // Ends the sending direction (TLS close_notify, then TCP FIN); the other
   // direction stays open. Best effort: errors are ignored.
   void shutdown_write();

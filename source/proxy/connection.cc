@@ -313,7 +313,8 @@ void ProxyConnection::start_tunnel(std::string to_client) {
   ls.rq_upgraded.inc();
   ls.upgrade_ms.record(std::chrono::duration<double, std::milli>(now - accepted_at_).count());
   cs.connect_ms.record(std::chrono::duration<double, std::milli>(now - connect_started_).count());
-  tunnel_ = std::make_unique<Tunnel>(*client_, *upstream_, worker_.buffers, static_cast<Tunnel::Observer&>(*this),
+  tunnel_ = std::make_unique<Tunnel>(*client_, *upstream_, worker_.buffers, worker_.pipes,
+                                     static_cast<Tunnel::Observer&>(*this),
                                      Tunnel::Counters{&ls.rx_bytes, &cs.tx_bytes, &ls.messages_rx},
                                      Tunnel::Counters{&ls.tx_bytes, &cs.rx_bytes, &ls.messages_tx},
                                      listener_->max_message_bytes);

@@ -10,6 +10,12 @@ namespace {
 // Reads per wake-up before yielding to other connections on the worker.
 constexpr int kRoundsPerWake = 16;
 
+// Frames with at least this much payload still to come are spliced; less
+// is cheaper to copy than to move through a pipe.
+constexpr uint64_t kSpliceAtLeast = network::BufferPool::kBufferSize;
+// A pipe's default capacity (16 pages).
+constexpr uint64_t kPipeBytes = 65536;
+
 // Masking keys for the close frames the proxy sends upstream as a client.
 uint32_t mask_key() {
   thread_local std::mt19937 generator{std::random_device{}()};
@@ -18,17 +24,22 @@ uint32_t mask_key() {
 
 }  // namespace
 
-Tunnel::Tunnel(network::Stream& client, network::Stream& upstream, network::BufferPool& pool, Observer& observer,
-               Counters from_client, Counters from_upstream, uint64_t max_message_bytes)
-    : pool_(pool),
+Tunnel::Tunnel(network::Stream& client, network::Stream& upstream, network::BufferPool& buffers,
+               network::PipePool& pipes, Observer& observer, Counters from_client, Counters from_upstream,
+               uint64_t max_message_bytes)
+    : buffers_(buffers),
+      pipes_(pipes),
+      splice_(!client.is_tls() && !upstream.is_tls()),
       observer_(observer),
       to_upstream_(Side::client, client, upstream, from_client, max_message_bytes),
       to_client_(Side::upstream, upstream, client, from_upstream, 0),
       last_activity_(std::chrono::steady_clock::now()) {}
 
 Tunnel::~Tunnel() {
-  release_buffer(to_upstream_);
-  release_buffer(to_client_);
+  for (Direction* d : {&to_upstream_, &to_client_}) {
+    if (d->in_pipe > 0) network::PipePool::close(d->pipe);  // its bytes are lost with the connection
+    release_buffers(*d);
+  }
 }
 
 void Tunnel::start(std::shared_ptr<void> keep_alive, std::string to_client) {
@@ -61,15 +72,23 @@ void Tunnel::close_with(const std::shared_ptr<void>& keep_alive, uint16_t code, 
 
 bool Tunnel::close_handshake_done() const {
   return to_upstream_.frames.close_seen() && to_client_.frames.close_seen() && to_upstream_.pending_size == 0 &&
-         to_client_.pending_size == 0;
+         to_client_.pending_size == 0 && to_upstream_.in_pipe == 0 && to_client_.in_pipe == 0;
 }
 
-void Tunnel::release_buffer(Direction& d) {
-  if (d.buffer) pool_.release(std::move(d.buffer));
+void Tunnel::release_buffers(Direction& d) {
+  if (d.buffer) buffers_.release(std::move(d.buffer));
+  if (d.in_pipe == 0) pipes_.release(d.pipe);
+}
+
+void Tunnel::count_read(Direction& d, std::size_t bytes) {
+  d.bytes += bytes;
+  d.counters.listener_bytes->inc(bytes);
+  d.counters.cluster_bytes->inc(bytes);
+  last_activity_ = std::chrono::steady_clock::now();
 }
 
 void Tunnel::wait(Direction& d, network::Stream& stream, network::Io want, std::shared_ptr<void> keep_alive) {
-  d.waiting_to_read = &stream == &d.src && d.pending_size == 0;
+  d.waiting_to_read = &stream == &d.src && d.pending_size == 0 && d.in_pipe == 0;
   stream.async_wait(want, [this, &d, token = ++d.wait_token, keep_alive = std::move(keep_alive)](
                               const boost::system::error_code& ec) mutable {
     if (ec || stopped_ || token != d.wait_token) return;
@@ -91,6 +110,16 @@ void Tunnel::run(Direction& d, std::shared_ptr<void> keep_alive) {
         continue;
       }
       if (w.status == Io::want_read || w.status == Io::want_write) return wait(d, d.dst, w.status, std::move(keep_alive));
+      stopped_ = true;
+      return observer_.on_stream_error(d.from == Side::client ? Side::upstream : Side::client, d.dst.error_text());
+    }
+    if (d.in_pipe > 0) {
+      network::IoResult w = d.dst.splice_from_pipe(d.pipe.read, d.in_pipe);
+      if (w.status == Io::done) {
+        d.in_pipe -= w.bytes;
+        continue;
+      }
+      if (w.status == Io::want_write) return wait(d, d.dst, w.status, std::move(keep_alive));
       stopped_ = true;
       return observer_.on_stream_error(d.from == Side::client ? Side::upstream : Side::client, d.dst.error_text());
     }
@@ -118,10 +147,28 @@ void Tunnel::run(Direction& d, std::shared_ptr<void> keep_alive) {
       });
       return;
     }
-    if (!d.buffer) d.buffer = pool_.acquire();
-    network::IoResult r = d.src.read_some(d.buffer.get(), want);
+    // Payload whose length is known moves through a pipe; the rest, and
+    // every frame header, through the buffer, where it is followed.
+    bool spliced = splice_ && d.closing != Closing::draining && d.frames.payload_left() >= kSpliceAtLeast &&
+                   (d.pipe || (d.pipe = pipes_.acquire()));
+    network::IoResult r;
+    if (spliced) {
+      if (d.buffer) buffers_.release(std::move(d.buffer));
+      r = d.src.splice_to_pipe(d.pipe.write, std::min(d.frames.payload_left(), kPipeBytes));
+    } else {
+      if (!d.buffer) d.buffer = buffers_.acquire();
+      r = d.src.read_some(d.buffer.get(), want);
+    }
     switch (r.status) {
       case Io::done:
+        if (spliced) {
+          count_read(d, r.bytes);
+          uint64_t before = d.frames.messages();
+          d.frames.skip(r.bytes);
+          if (uint64_t completed = d.frames.messages() - before) d.counters.listener_messages->inc(completed);
+          d.in_pipe = r.bytes;
+          continue;
+        }
         // Decrypted TLS records already in hand join this buffer, so one
         // write carries them all.
         while (r.bytes < want && d.src.has_buffered_input()) {
@@ -129,10 +176,7 @@ void Tunnel::run(Direction& d, std::shared_ptr<void> keep_alive) {
           if (more.status != Io::done) break;
           r.bytes += more.bytes;
         }
-        d.bytes += r.bytes;
-        d.counters.listener_bytes->inc(r.bytes);
-        d.counters.cluster_bytes->inc(r.bytes);
-        last_activity_ = std::chrono::steady_clock::now();
+        count_read(d, r.bytes);
         if (d.closing == Closing::draining) continue;
         {
           uint64_t before = d.frames.messages();
@@ -151,10 +195,10 @@ void Tunnel::run(Direction& d, std::shared_ptr<void> keep_alive) {
         continue;
       case Io::want_read:
       case Io::want_write:
-        release_buffer(d);
+        release_buffers(d);
         return wait(d, d.src, r.status, std::move(keep_alive));
       case Io::eof:
-        release_buffer(d);
+        release_buffers(d);
         if (close_handshake_done() && !d.src.is_tls() && !d.dst.is_tls()) {
           // Closing both sides now saves passing the half-close on and
           // waiting for the other side's. Not with TLS: each side is owed

@@ -4,7 +4,9 @@
 // while data is in flight. An end of stream is passed on as a half-close.
 // Frame headers are followed (not buffered) to count messages and to find
 // a boundary where a close frame can be put in when the proxy ends the
-// connection itself.
+// connection itself. Between plain sockets, the payload of a large frame,
+// whose length its header gave, is spliced through a pipe instead: moved
+// by the kernel without a copy through the buffer.
 #pragma once
 
 #include <chrono>
@@ -13,6 +15,7 @@
 #include <string>
 
 #include "source/network/buffer_pool.h"
+#include "source/network/pipe_pool.h"
 #include "source/network/stream.h"
 #include "source/stats/stats.h"
 #include "source/websocket/frame_tracker.h"
@@ -52,8 +55,8 @@ class Tunnel {
 
   // Messages from the client are limited to `max_message_bytes` (0: no
   // limit); the upstream is trusted.
-  Tunnel(network::Stream& client, network::Stream& upstream, network::BufferPool& pool, Observer& observer,
-         Counters from_client, Counters from_upstream, uint64_t max_message_bytes);
+  Tunnel(network::Stream& client, network::Stream& upstream, network::BufferPool& buffers, network::PipePool& pipes,
+         Observer& observer, Counters from_client, Counters from_upstream, uint64_t max_message_bytes);
   ~Tunnel();
 
   // Starts both directions. `keep_alive` owns the tunnel's owner and is
@@ -89,6 +92,8 @@ class Tunnel {
     std::string extra;              // bytes written before or instead of reads: the 101, a close frame
     const char* pending = nullptr;  // unwritten bytes, in buffer or extra
     std::size_t pending_size = 0;
+    network::Pipe pipe;             // held while spliced bytes are in it
+    std::size_t in_pipe = 0;        // spliced from src, not yet into dst
     uint64_t bytes = 0;             // read from src
     websocket::FrameTracker frames;
     Closing closing = Closing::no;
@@ -98,11 +103,15 @@ class Tunnel {
 
   void run(Direction& d, std::shared_ptr<void> keep_alive);
   void wait(Direction& d, network::Stream& stream, network::Io want, std::shared_ptr<void> keep_alive);
-  void release_buffer(Direction& d);
+  // Gives back the buffer, and the pipe if empty: the direction is idle.
+  void release_buffers(Direction& d);
+  void count_read(Direction& d, std::size_t bytes);
   void queue(Direction& d, std::string bytes);
   bool close_handshake_done() const;
 
-  network::BufferPool& pool_;
+  network::BufferPool& buffers_;
+  network::PipePool& pipes_;
+  const bool splice_;  // both streams are plain
   Observer& observer_;
   Direction to_upstream_;
   Direction to_client_;

@@ -14,6 +14,7 @@
 
 #include "source/network/buffer_pool.h"
 #include "source/network/event_loop.h"
+#include "source/network/pipe_pool.h"
 #include "source/proxy/connection_details.h"
 #include "source/proxy/access_log.h"
 #include "source/stats/stats.h"
@@ -60,6 +61,7 @@ struct WorkerContext {
   AccessLog& access_log;
   ProcessLimits& limits;
   network::BufferPool buffers{256};
+  network::PipePool pipes{16};
   ConnectionList connections;
 };
 

@@ -51,6 +51,11 @@ std::size_t FrameTracker::consume(const char* data, std::size_t size) {
   return static_cast<std::size_t>(data - start);
 }
 
+void FrameTracker::skip(uint64_t size) {
+  payload_left_ -= size;
+  if (payload_left_ == 0) end_frame();
+}
+
 void FrameTracker::end_frame() {
   bool fin = header_[0] & 0x80;
   uint8_t opcode = header_[0] & 0x0F;

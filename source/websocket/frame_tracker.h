@@ -30,6 +30,12 @@ class FrameTracker {
   // Bytes that certainly belong to the current frame: the rest of its
   // payload, or of its header while that is incomplete. 0 at a boundary.
   uint64_t bytes_in_current_frame() const;
+  // Payload bytes of the current frame still to come (0 between frames or
+  // inside a header): bytes that may be relayed unseen, through skip().
+  uint64_t payload_left() const { return in_payload_ ? payload_left_ : 0; }
+  // Follows `size` (at most payload_left()) payload bytes without seeing
+  // them.
+  void skip(uint64_t size);
   // Messages completed so far: data frames with the FIN bit.
   uint64_t messages() const { return messages_; }
   // True once a whole close frame has gone by: this side's WebSocket is

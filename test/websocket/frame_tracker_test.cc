@@ -67,6 +67,23 @@ TEST(FrameTrackerTest, SeesACloseFrameOnlyOnceItIsWhole) {
   EXPECT_TRUE(tracker.close_seen());
 }
 
+TEST(FrameTrackerTest, SkippedPayloadIsFollowedLikeSeenPayload) {
+  std::string big = frame(0x82, 70000, true);
+  std::string next = frame(0x81, 3, true);
+  FrameTracker tracker;
+  tracker.consume(big.data(), 100);  // the 14-byte header and 86 payload bytes
+  EXPECT_EQ(tracker.payload_left(), 70000u - 86u);
+  tracker.skip(40000);
+  EXPECT_EQ(tracker.payload_left(), 70000u - 86u - 40000u);
+  EXPECT_EQ(tracker.messages(), 0u);
+  tracker.skip(tracker.payload_left());
+  EXPECT_EQ(tracker.messages(), 1u);
+  EXPECT_TRUE(tracker.at_boundary());
+  EXPECT_EQ(tracker.payload_left(), 0u);
+  tracker.consume(next.data(), 2);  // inside a header: nothing to skip
+  EXPECT_EQ(tracker.payload_left(), 0u);
+}
+
 TEST(FrameTrackerTest, StopsBeforeTheFrameThatPutsAMessagePastTheLimit) {
   // 600 and 400 bytes in two fragments with a ping between: 1000 in all.
   std::string first = frame(0x02, 600, true) + frame(0x89, 4, true);
