@@ -65,7 +65,6 @@ class EventLoop {
   friend class Timer;
   using Deadlines = std::multimap<std::chrono::steady_clock::time_point, Timer*>;
 
-  void dispatch(int count);
   void run_tasks();
   void run_due_timers();
   void take_remote_tasks();

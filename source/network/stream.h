@@ -76,8 +76,8 @@ class Stream : private EventLoop::Watcher {
   // Plain streams only: splice(2) up to `size` bytes from the socket into
   // the pipe whose write end is `pipe_write` (Io::eof at the end of the
   // stream), or from the pipe whose read end is `pipe_read` into the
-  // socket. The pipe must have room for `size` (so a would-block result
-  // concerns the socket).
+  // socket. When splicing into it the pipe must be empty (so a would-block
+  // result concerns the socket, not a full pipe).
   IoResult splice_to_pipe(int pipe_write, std::size_t size);
   IoResult splice_from_pipe(int pipe_read, std::size_t size);
   // Ends the sending direction (TLS close_notify, then TCP FIN); the other

@@ -190,6 +190,7 @@ void ProxyConnection::on_request_head(std::size_t head_size) {
   http::Forwarding forwarding{client_ip_, client_->is_tls()};
   out_ = http::upstream_request(*request_, forwarding);
   out_.append(in_, head_size, std::string::npos);
+  early_from_client_.assign(in_, head_size, std::string::npos);
   std::string().swap(in_);
   connect_upstream();
 }
@@ -297,13 +298,14 @@ void ProxyConnection::on_upstream_response(std::size_t head_size) {
   }
   // Bytes the upstream sent after its 101 follow it to the client.
   std::string to_client = http::downstream_response(*response);
+  std::size_t websocket_from = to_client.size();
   to_client.append(in_, head_size, std::string::npos);
   std::string().swap(in_);
   request_.reset();
-  start_tunnel(std::move(to_client));
+  start_tunnel(std::move(to_client), websocket_from);
 }
 
-void ProxyConnection::start_tunnel(std::string to_client) {
+void ProxyConnection::start_tunnel(std::string to_client, std::size_t websocket_from) {
   phase_ = Phase::relaying;
   status_ = 101;
   handshake_bytes_out_ = to_client.size();
@@ -318,7 +320,8 @@ void ProxyConnection::start_tunnel(std::string to_client) {
                                      Tunnel::Counters{&ls.rx_bytes, &cs.tx_bytes, &ls.messages_rx},
                                      Tunnel::Counters{&ls.tx_bytes, &cs.rx_bytes, &ls.messages_tx},
                                      listener_->max_message_bytes);
-  tunnel_->start(shared_from_this(), std::move(to_client));
+  tunnel_->start(shared_from_this(), std::move(to_client), websocket_from, early_from_client_);
+  std::string().swap(early_from_client_);
   if (phase_ == Phase::relaying) arm_relay_timer();
 }
 

@@ -68,7 +68,9 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection>,
   void send_upstream_request();
   void read_upstream_response();
   void on_upstream_response(std::size_t head_size);
-  void start_tunnel(std::string response);
+  // `response` is the 101 head, then from `websocket_from` on the bytes
+  // the upstream sent with it.
+  void start_tunnel(std::string response, std::size_t websocket_from);
 
   // Answers `status` with `message` as the body, then closes.
   void reject(int status, std::string message, std::vector<http::Header> headers = {});
@@ -118,6 +120,7 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection>,
   std::string client_address_;  // ip:port
   std::string in_;   // head being read (request, then response)
   std::string out_;  // bytes being written during the handshake
+  std::string early_from_client_;  // WebSocket bytes sent with the request (relayed with it)
   std::optional<http::RequestHead> request_;
   std::string method_;
   std::string path_;

@@ -42,7 +42,15 @@ Tunnel::~Tunnel() {
   }
 }
 
-void Tunnel::start(std::shared_ptr<void> keep_alive, std::string to_client) {
+void Tunnel::start(std::shared_ptr<void> keep_alive, std::string to_client, std::size_t websocket_from,
+                   std::string_view from_client) {
+  follow(to_client_, to_client.data() + websocket_from, to_client.size() - websocket_from);
+  follow(to_upstream_, from_client.data(), from_client.size());
+  if (to_upstream_.frames.over_limit()) {
+    // Those bytes are upstream already: the WebSocket cannot end cleanly.
+    stopped_ = true;
+    return observer_.on_message_too_big(Side::client, false);
+  }
   queue(to_client_, std::move(to_client));
   run(to_upstream_, keep_alive);
   run(to_client_, std::move(keep_alive));
@@ -70,14 +78,25 @@ void Tunnel::close_with(const std::shared_ptr<void>& keep_alive, uint16_t code, 
   }
 }
 
-bool Tunnel::close_handshake_done() const {
+bool Tunnel::close_handshake_done(const Direction& ended) const {
+  const Direction& other = &ended == &to_upstream_ ? to_client_ : to_upstream_;
+  // The other side's socket must be known empty: closing one with unread
+  // bytes resets the connection, which can destroy what was just sent.
   return to_upstream_.frames.close_seen() && to_client_.frames.close_seen() && to_upstream_.pending_size == 0 &&
-         to_client_.pending_size == 0 && to_upstream_.in_pipe == 0 && to_client_.in_pipe == 0;
+         to_client_.pending_size == 0 && to_upstream_.in_pipe == 0 && to_client_.in_pipe == 0 &&
+         other.waiting_to_read;
 }
 
 void Tunnel::release_buffers(Direction& d) {
   if (d.buffer) buffers_.release(std::move(d.buffer));
   if (d.in_pipe == 0) pipes_.release(d.pipe);
+}
+
+std::size_t Tunnel::follow(Direction& d, const char* data, std::size_t size) {
+  uint64_t before = d.frames.messages();
+  std::size_t followed = d.frames.consume(data, size);
+  if (uint64_t completed = d.frames.messages() - before) d.counters.listener_messages->inc(completed);
+  return followed;
 }
 
 void Tunnel::count_read(Direction& d, std::size_t bytes) {
@@ -179,11 +198,8 @@ void Tunnel::run(Direction& d, std::shared_ptr<void> keep_alive) {
         count_read(d, r.bytes);
         if (d.closing == Closing::draining) continue;
         {
-          uint64_t before = d.frames.messages();
-          std::size_t relayed = d.frames.consume(d.buffer.get(), r.bytes);
-          if (uint64_t completed = d.frames.messages() - before) d.counters.listener_messages->inc(completed);
           d.pending = d.buffer.get();
-          d.pending_size = relayed;
+          d.pending_size = follow(d, d.buffer.get(), r.bytes);
           if (d.frames.over_limit()) {
             // Relay what came before the offending frame; the observer
             // then ends the WebSocket (close_with), or it cannot.
@@ -199,7 +215,7 @@ void Tunnel::run(Direction& d, std::shared_ptr<void> keep_alive) {
         return wait(d, d.src, r.status, std::move(keep_alive));
       case Io::eof:
         release_buffers(d);
-        if (close_handshake_done() && !d.src.is_tls() && !d.dst.is_tls()) {
+        if (close_handshake_done(d) && !d.src.is_tls() && !d.dst.is_tls()) {
           // Closing both sides now saves passing the half-close on and
           // waiting for the other side's. Not with TLS: each side is owed
           // a close_notify, and its own may be on its way (closing a

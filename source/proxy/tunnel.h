@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "source/network/buffer_pool.h"
 #include "source/network/pipe_pool.h"
@@ -60,8 +61,12 @@ class Tunnel {
   ~Tunnel();
 
   // Starts both directions. `keep_alive` owns the tunnel's owner and is
-  // held by every pending operation. `to_client` is written first (the 101).
-  void start(std::shared_ptr<void> keep_alive, std::string to_client);
+  // held by every pending operation. `to_client` is written first: the 101,
+  // then from `websocket_from` on the WebSocket bytes the upstream sent
+  // with it. `from_client` are WebSocket bytes the client sent with its
+  // request, already relayed. Frame tracking starts with both.
+  void start(std::shared_ptr<void> keep_alive, std::string to_client, std::size_t websocket_from,
+             std::string_view from_client);
   // Ends the WebSocket from the proxy: each direction relays up to the end
   // of the frame in flight, then sends a close frame with `code` and
   // `reason` (to both sides) and a half-close, and then only reads until
@@ -107,7 +112,12 @@ class Tunnel {
   void release_buffers(Direction& d);
   void count_read(Direction& d, std::size_t bytes);
   void queue(Direction& d, std::string bytes);
-  bool close_handshake_done() const;
+  // True when `ended` has just seen its end of stream and nothing more can
+  // be relayed either way.
+  bool close_handshake_done(const Direction& ended) const;
+  // Follows bytes relayed in `d`, counting the messages they complete;
+  // returns how many may be relayed (see FrameTracker::consume).
+  std::size_t follow(Direction& d, const char* data, std::size_t size);
 
   network::BufferPool& buffers_;
   network::PipePool& pipes_;

@@ -64,6 +64,30 @@ class InfoStatsConfigTest(AdminTestCase):
             self.assertEqual(info.config_source, proxy.config_path)
             self.assertGreaterEqual(info.uptime.seconds, 0)
 
+    async def test_frames_sent_with_the_101_are_followed_and_counted(self):
+        # The upstream's first frames arrive in the same segment as its 101,
+        # the first one longer than the proxy's head read (4 KiB) and full of
+        # 0x88 bytes (a close frame's first byte): frame tracking must start
+        # right after the head, or it counts nothing and takes payload for
+        # headers.
+        first = bytes([0x82, 126, 0x17, 0x70]) + b"\x88" * 6000
+        second = bytes([0x81, 5]) + b"hello"
+        answer = (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                  b"Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n") + first + second
+        async with harness.SilentUpstream(answer=answer) as upstream:
+            proxy, admin = self.start_proxy(listener() + cluster(port=upstream.port))
+            reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port())
+            try:
+                writer.write(harness.upgrade_request("/"))
+                await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+                self.assertEqual(await asyncio.wait_for(reader.readexactly(len(first) + len(second)), 10),
+                                 first + second)
+            finally:
+                writer.close()
+            await proxy.wait_access_log(lambda e: e["status"] == 101)
+            values, _ = await asyncio.to_thread(admin.stats)
+            self.assertEqual(values["listener.public.downstream_messages_tx_total"], 2)
+
     async def test_stats_count_traffic_errors_and_latency(self):
         async with EchoUpstream(compression=None) as upstream:
             proxy, admin = self.start_proxy(listener() + cluster(port=upstream.port))

@@ -121,12 +121,19 @@ TEST(EventLoopTest, WatchedSocketsReportReadiness) {
   ::close(fds[1]);
 }
 
-// Posts a task from its destructor, as a connection ending does.
+struct Counted {
+  explicit Counted(int& destroyed) : destroyed(destroyed) {}
+  ~Counted() { ++destroyed; }
+  int& destroyed;
+};
+
+// Posts a task from its destructor, as a connection ending does; the task
+// holds something that counts its own destruction.
 struct PostsWhenDestroyed {
   PostsWhenDestroyed(EventLoop& loop, int& destroyed) : loop(loop), destroyed(destroyed) {}
   ~PostsWhenDestroyed() {
     ++destroyed;
-    loop.post([] {});
+    loop.post([counted = std::make_shared<Counted>(destroyed)] {});
   }
   EventLoop& loop;
   int& destroyed;
@@ -147,7 +154,7 @@ TEST(EventLoopTest, DestructorDestroysQueuedWorkEvenWhenThatPostsMore) {
     timer.reset();  // the handler holds the timer and `second`
     loop.reset();
   }
-  EXPECT_EQ(destroyed, 2);
+  EXPECT_EQ(destroyed, 4);  // both holders, and what each posted as it went
 }
 
 }  // namespace
