@@ -6,7 +6,6 @@
 #include <netinet/tcp.h>
 #include <unistd.h>
 
-
 #include <cerrno>
 #include <cstring>
 #include <utility>

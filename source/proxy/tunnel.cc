@@ -95,8 +95,12 @@ void Tunnel::release_buffers(Direction& d) {
 std::size_t Tunnel::follow(Direction& d, const char* data, std::size_t size) {
   uint64_t before = d.frames.messages();
   std::size_t followed = d.frames.consume(data, size);
-  if (uint64_t completed = d.frames.messages() - before) d.counters.listener_messages->inc(completed);
+  count_messages(d, before);
   return followed;
+}
+
+void Tunnel::count_messages(Direction& d, uint64_t before) {
+  if (uint64_t completed = d.frames.messages() - before) d.counters.listener_messages->inc(completed);
 }
 
 void Tunnel::count_read(Direction& d, std::size_t bytes) {
@@ -120,25 +124,23 @@ void Tunnel::run(Direction& d, std::shared_ptr<void> keep_alive) {
   using network::Io;
   for (int rounds = 0;; ++rounds) {
     if (stopped_) return;
-    if (d.pending_size > 0) {
-      network::IoResult w = d.dst.write_some(d.pending, d.pending_size);
+    // What was read goes out first: buffered bytes, or spliced ones (a
+    // direction never holds both).
+    if (d.pending_size > 0 || d.in_pipe > 0) {
+      bool buffered = d.pending_size > 0;
+      network::IoResult w = buffered ? d.dst.write_some(d.pending, d.pending_size)
+                                     : d.dst.splice_from_pipe(d.pipe.read, d.in_pipe);
       if (w.status == Io::done) {
-        d.pending += w.bytes;
-        d.pending_size -= w.bytes;
-        if (d.pending_size == 0 && !d.extra.empty()) std::string().swap(d.extra);
+        if (buffered) {
+          d.pending += w.bytes;
+          d.pending_size -= w.bytes;
+          if (d.pending_size == 0 && !d.extra.empty()) std::string().swap(d.extra);
+        } else {
+          d.in_pipe -= w.bytes;
+        }
         continue;
       }
       if (w.status == Io::want_read || w.status == Io::want_write) return wait(d, d.dst, w.status, std::move(keep_alive));
-      stopped_ = true;
-      return observer_.on_stream_error(d.from == Side::client ? Side::upstream : Side::client, d.dst.error_text());
-    }
-    if (d.in_pipe > 0) {
-      network::IoResult w = d.dst.splice_from_pipe(d.pipe.read, d.in_pipe);
-      if (w.status == Io::done) {
-        d.in_pipe -= w.bytes;
-        continue;
-      }
-      if (w.status == Io::want_write) return wait(d, d.dst, w.status, std::move(keep_alive));
       stopped_ = true;
       return observer_.on_stream_error(d.from == Side::client ? Side::upstream : Side::client, d.dst.error_text());
     }
@@ -184,7 +186,7 @@ void Tunnel::run(Direction& d, std::shared_ptr<void> keep_alive) {
           count_read(d, r.bytes);
           uint64_t before = d.frames.messages();
           d.frames.skip(r.bytes);
-          if (uint64_t completed = d.frames.messages() - before) d.counters.listener_messages->inc(completed);
+          count_messages(d, before);
           d.in_pipe = r.bytes;
           continue;
         }

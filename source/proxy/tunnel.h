@@ -118,6 +118,8 @@ class Tunnel {
   // Follows bytes relayed in `d`, counting the messages they complete;
   // returns how many may be relayed (see FrameTracker::consume).
   std::size_t follow(Direction& d, const char* data, std::size_t size);
+  // Adds the messages `d`'s tracker completed since it counted `before`.
+  void count_messages(Direction& d, uint64_t before);
 
   network::BufferPool& buffers_;
   network::PipePool& pipes_;
