@@ -72,12 +72,14 @@ void EventLoop::forget(Watcher* watcher) {
 
 void EventLoop::post(Task task) { tasks_.push_back(std::move(task)); }
 
-void EventLoop::post_from_any_thread(Task task) {
+bool EventLoop::post_from_any_thread(Task task) {
   {
     std::lock_guard<std::mutex> lock(remote_mutex_);
+    if (closed_) return false;
     remote_tasks_.push_back(std::move(task));
   }
   wake();
+  return true;
 }
 
 void EventLoop::finish() {
@@ -97,8 +99,13 @@ void EventLoop::run() {
     run_tasks();
     if (finishing_ && tasks_.empty() && deadlines_.empty()) {
       take_remote_tasks();
-      if (tasks_.empty()) return;
-      continue;
+      if (!tasks_.empty()) continue;
+      // Checked again under the lock that posts take, so no task can slip
+      // in between the last check and the return.
+      std::lock_guard<std::mutex> lock(remote_mutex_);
+      if (!remote_tasks_.empty()) continue;
+      closed_ = true;
+      return;
     }
     int count = epoll_wait(epoll_fd_, events, kBatch, wait_timeout());
     if (count < 0 && errno != EINTR) checked(count, "epoll_wait");

@@ -52,8 +52,9 @@ class EventLoop {
 
   // Runs `task` after the handler now running returns, in posting order.
   void post(Task task);
-  // The same from any thread; wakes the loop.
-  void post_from_any_thread(Task task);
+  // The same from any thread; wakes the loop. False, and `task` is
+  // dropped unrun, once run() has returned: nothing will run it.
+  bool post_from_any_thread(Task task);
 
   // Runs until finish() has been called and nothing is left to run: no
   // tasks and no armed timers.
@@ -81,6 +82,7 @@ class EventLoop {
   Deadlines deadlines_;
   std::mutex remote_mutex_;
   std::vector<Task> remote_tasks_;
+  bool closed_ = false;  // under remote_mutex_: run() has returned
   std::atomic<bool> finishing_{false};
 };
 

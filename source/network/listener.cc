@@ -84,7 +84,10 @@ AcceptLoop::~AcceptLoop() {
 }
 
 void AcceptLoop::start() {
-  loop_.add(fd_, this);
+  // Refused (no memory, or fs.epoll.max_user_watches reached): a failure
+  // like a failed accept; the pause ends in another try.
+  if (!loop_.add(fd_, this)) return back_off(errno);
+  watched_ = true;
   accept_some();
 }
 
@@ -121,18 +124,22 @@ void AcceptLoop::accept_some() {
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK) return;
     if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO) continue;
-    // Out of descriptors or memory: wait, doubling the pause, so the loop
-    // does not spin while connections end and free what is needed.
-    on_error_(errno, ++failures_in_a_row_);
-    backoff_ = backoff_.count() == 0 ? kFirstBackoff : std::min(backoff_ * 2, kMaxBackoff);
-    backing_off_ = true;
-    backoff_timer_.expires_after(backoff_);
-    backoff_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
-      self->backing_off_ = false;
-      if (!ec) self->accept_some();
-    });
-    return;
+    return back_off(errno);
   }
+}
+
+void AcceptLoop::back_off(int error) {
+  // Out of descriptors or memory: wait, doubling the pause, so the loop
+  // does not spin while connections end and free what is needed.
+  on_error_(error, ++failures_in_a_row_);
+  backoff_ = backoff_.count() == 0 ? kFirstBackoff : std::min(backoff_ * 2, kMaxBackoff);
+  backing_off_ = true;
+  backoff_timer_.expires_after(backoff_);
+  backoff_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    self->backing_off_ = false;
+    if (ec || self->fd_ < 0) return;  // cancelled, or stopped by on_error_
+    self->watched_ ? self->accept_some() : self->start();
+  });
 }
 
 }  // namespace wsproxy::network

@@ -34,8 +34,9 @@ class AcceptLoop : public std::enable_shared_from_this<AcceptLoop>, private Even
   // Called with each accepted (non-blocking) descriptor and its peer.
   using OnAccept = std::function<void(int fd, const sockaddr_storage& peer)>;
   // Called when accept fails for a reason other than an empty queue (for
-  // example no free descriptors, errno given); the loop backs off and
-  // retries. `failures_in_a_row` is 1 for the first failure of a streak.
+  // example no free descriptors, errno given), or the event loop refuses
+  // the socket; the loop backs off and retries. `failures_in_a_row` is 1
+  // for the first failure of a streak.
   using OnError = std::function<void(int error, uint64_t failures_in_a_row)>;
   // Called at the first accept after a streak of failures.
   using OnResumed = std::function<void(uint64_t failures)>;
@@ -49,11 +50,15 @@ class AcceptLoop : public std::enable_shared_from_this<AcceptLoop>, private Even
  private:
   void on_ready(uint32_t events) override;
   void accept_some();
+  // Reports `error` and tries again (start() or accept_some()) after a
+  // pause.
+  void back_off(int error);
 
   EventLoop& loop_;
   int fd_;
   Timer backoff_timer_;
   std::chrono::milliseconds backoff_{0};
+  bool watched_ = false;  // in the loop's epoll set
   bool backing_off_ = false;
   uint64_t failures_in_a_row_ = 0;
   OnAccept on_accept_;

@@ -82,7 +82,8 @@ Stream::Stream(EventLoop& loop, int fd, ssl_st* ssl) : loop_(loop), fd_(fd), ssl
     BIO_set_data(bio, this);
     SSL_set_bio(ssl_, bio, bio);
   }
-  if (!loop_.add(fd_, this)) error_ = std::string("cannot watch the socket: ") + std::strerror(errno);
+  watched_ = loop_.add(fd_, this);
+  if (!watched_) error_ = std::string("cannot watch the socket: ") + std::strerror(errno);
 }
 
 Stream::~Stream() {
@@ -131,7 +132,12 @@ std::unique_ptr<Stream> Stream::open(EventLoop& loop, int family, ssl_st* ssl) {
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  return std::make_unique<Stream>(loop, fd, ssl);
+  auto stream = std::make_unique<Stream>(loop, fd, ssl);
+  if (stream->watched()) return stream;
+  int error = errno;  // from the refused epoll_ctl; closing may change it
+  stream.reset();
+  errno = error;
+  return nullptr;
 }
 
 IoResult Stream::connect(const sockaddr* address, socklen_t length) {

@@ -52,12 +52,15 @@ class Stream : private EventLoop::Watcher {
   Stream(EventLoop& loop, int fd, ssl_st* ssl = nullptr);
 
   // A stream on a new socket of `family` (AF_INET, AF_INET6), TCP_NODELAY
-  // set; null with errno set if no socket can be opened.
+  // set; null with errno set if no socket can be opened or watched.
   static std::unique_ptr<Stream> open(EventLoop& loop, int family, ssl_st* ssl);
   ~Stream() override;
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
 
+  // False if the event loop refused the socket (error_text() says why):
+  // no wait on it would ever end, so it must not be used.
+  bool watched() const { return watched_; }
   bool is_tls() const { return ssl_ != nullptr; }
   ssl_st* ssl() const { return ssl_; }
   EventLoop& loop() { return loop_; }
@@ -122,6 +125,7 @@ class Stream : private EventLoop::Watcher {
   EventLoop& loop_;
   int fd_;
   ssl_st* ssl_;
+  bool watched_ = false;
   bool readable_ = true;  // not known to be empty: try before waiting
   bool writable_ = true;
   bool peer_closed_ = false;  // a FIN was signalled: a read will see it

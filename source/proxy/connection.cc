@@ -90,6 +90,7 @@ void ProxyConnection::start() {
     stats.cx_overflow.inc();
   }
   if (client_address_.empty()) return finish("client", "disconnected before the connection was set up");
+  if (!client_->watched()) return finish("proxy", client_->error_text());
   if (listener_->tls && client_->ssl() == nullptr) return finish("proxy", "cannot create a TLS session");
   arm_timer(listener_->handshake_timeout);
   if (!client_->is_tls()) return on_client_tls(true);

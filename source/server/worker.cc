@@ -33,10 +33,13 @@ void Worker::start() {
 void Worker::run_sync(const std::function<void()>& task) {
   if (!running_ || std::this_thread::get_id() == thread_.get_id()) return task();
   std::promise<void> done;
-  loop_->post_from_any_thread([&] {
+  bool queued = loop_->post_from_any_thread([&] {
     task();
     done.set_value();
   });
+  // The loop ended after running_ was read: its thread touches nothing of
+  // the worker any more, so the task can run here.
+  if (!queued) return task();
   done.get_future().wait();
 }
 

@@ -353,6 +353,52 @@ class ConnectionsTest(AdminTestCase):
                                          request=admin.pb.CloseConnectionRequest(id=1, code=1006))
 
 
+    async def test_close_waits_for_the_end_of_a_spliced_frame(self):
+        # A 1 MiB frame between plain sockets is spliced. CloseConnection
+        # arrives half-way through it: the upstream must still get the whole
+        # message, and the close frame only after it.
+        received = []
+
+        async def record(ws):
+            async for message in ws:
+                received.append(message)
+
+        payload = os.urandom(1 << 20)
+        key = b"\x5a\xa5\x0f\xf0"
+        masked = (int.from_bytes(payload, "big") ^ int.from_bytes(key * (len(payload) // 4), "big")).to_bytes(
+            len(payload), "big")
+        frame = bytes([0x82, 0x80 | 127]) + len(payload).to_bytes(8, "big") + key + masked
+        half = len(frame) // 2
+        async with EchoUpstream(compression=None, on_connect=record) as upstream:
+            proxy, admin = self.start_proxy(listener() + cluster(port=upstream.port))
+            reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port())
+            try:
+                writer.write(harness.upgrade_request("/"))
+                await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+                writer.write(frame[:half])
+                await writer.drain()
+
+                async def half_relayed():
+                    listed = (await self.call(admin, "ListConnections")).connections
+                    return listed and listed[0].bytes_from_client >= half
+                await harness.async_wait_until_async(half_relayed, 20, "half the frame to pass")
+                c = (await self.call(admin, "ListConnections")).connections[0]
+                await self.call(admin, "CloseConnection", id=c.id, code=4000, reason="mid-frame")
+                # The client's side had no frame in flight: its close comes now.
+                close = await asyncio.wait_for(reader.readexactly(2 + 2 + len("mid-frame")), 10)
+                self.assertEqual(close, bytes([0x88, 11]) + (4000).to_bytes(2, "big") + b"mid-frame")
+                writer.write(frame[half:])
+                await writer.drain()
+                await harness.async_wait_until(lambda: upstream.closes, 20, "the upstream to see the close")
+            finally:
+                writer.close()
+            self.assertEqual(len(received), 1)
+            self.assertEqual(received[0], payload)
+            self.assertEqual(upstream.closes[0], (4000, "mid-frame"))
+            entry = await proxy.wait_access_log(lambda e: e["status"] == 101)
+            self.assertEqual(entry["closed_by"], "proxy")
+
+
 class DrainTest(AdminTestCase):
     async def test_sigterm_sends_1001_and_exits_0(self):
         async with EchoUpstream() as upstream:

@@ -1,6 +1,7 @@
 // The worker event loop: task order, wake-ups from other threads, timers
 // (order, cancel, re-arm, destruction), socket readiness, when run()
-// returns, and what the destructor does with work still queued.
+// returns, posts refused after it has, and what the destructor does with
+// work still queued.
 #include "source/network/event_loop.h"
 
 #include <sys/epoll.h>
@@ -8,6 +9,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -155,6 +157,25 @@ TEST(EventLoopTest, DestructorDestroysQueuedWorkEvenWhenThatPostsMore) {
     loop.reset();
   }
   EXPECT_EQ(destroyed, 4);  // both holders, and what each posted as it went
+}
+
+// Another thread keeps posting while the loop finishes: each task either
+// runs or is refused, none is queued where nothing will run it (a caller
+// waiting for it would wait for ever).
+TEST(EventLoopTest, PostsRacingTheEndEitherRunOrAreRefused) {
+  constexpr int kPosts = 20000;
+  EventLoop loop;
+  std::atomic<int> ran{0};
+  int refused = 0;
+  std::thread runner([&] { loop.run(); });
+  for (int i = 0; i < kPosts; ++i) {
+    if (i == kPosts / 100) loop.finish();
+    if (!loop.post_from_any_thread([&] { ++ran; })) ++refused;
+  }
+  runner.join();
+  EXPECT_EQ(ran + refused, kPosts);
+  EXPECT_GT(ran, 0);
+  EXPECT_FALSE(loop.post_from_any_thread([] {}));  // and still refused later
 }
 
 }  // namespace

@@ -1,12 +1,18 @@
-// Listening sockets: SO_REUSEPORT sharing of one port, and TCP_NODELAY
-// inherited by accepted connections.
+// Listening sockets: SO_REUSEPORT sharing of one port, TCP_NODELAY
+// inherited by accepted connections, and an accept loop whose socket the
+// event loop refuses.
 #include "source/network/listener.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <memory>
+#include <vector>
 
 #include "gtest/gtest.h"
 
@@ -51,6 +57,33 @@ TEST(ListenerTest, SocketsShareTheKernelsPortAndAcceptedOnesHaveNoDelay) {
   ::close(accepted);
   ::close(client);
   for (int fd : fds) ::close(fd);
+}
+
+// epoll refuses a descriptor it cannot poll (here /dev/null, EPERM) as it
+// would a socket when out of memory or watches: each refusal is reported
+// as a failure of a streak, and start() is tried again after a pause
+// instead of leaving the listener silently deaf.
+TEST(AcceptLoopTest, ASocketTheLoopRefusesIsReportedAndRetried) {
+  EventLoop loop;
+  int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  std::vector<std::pair<int, uint64_t>> failures;
+  std::shared_ptr<AcceptLoop> accept_loop;
+  accept_loop = std::make_shared<AcceptLoop>(
+      loop, fd, [](int, const sockaddr_storage&) { ADD_FAILURE() << "nothing can be accepted"; },
+      [&](int error, uint64_t in_a_row) {
+        failures.emplace_back(error, in_a_row);
+        if (in_a_row == 3) accept_loop->stop();  // ends the retries, and so run()
+      },
+      [](uint64_t) { ADD_FAILURE() << "never resumed"; });
+  accept_loop->start();
+  loop.finish();
+  loop.run();  // bounded: the pauses are 10, 20 ms, then stop()
+  ASSERT_EQ(failures.size(), 3u);
+  for (std::size_t i = 0; i < failures.size(); ++i) {
+    EXPECT_EQ(failures[i].first, EPERM);
+    EXPECT_EQ(failures[i].second, i + 1);
+  }
 }
 
 }  // namespace
