@@ -107,8 +107,8 @@ void ProxyConnection::on_client_tls(bool ok) {
     return finish("client", "TLS handshake failed: " + client_->error_text());
   }
   if (client_->is_tls()) {
-    tls_context_ = &listener_->tls->context_for(client_->server_name());
-    peer_ = network::verified_peer_certificate(client_->ssl());
+    handshake_->tls_context = &listener_->tls->context_for(client_->server_name());
+    handshake_->peer = network::verified_peer_certificate(client_->ssl());
   }
   // When chains differ by server name only, the chain is known now and its
   // on_connect hooks run before anything is read.
@@ -123,14 +123,14 @@ bool ProxyConnection::start_chain(std::string_view path) {
   filters_ = std::make_unique<filter::ActiveChain>(*chain_);
   filter::ConnectionInfo info = connection_info();
   filter::ConnectContext context{info, attributes_};
-  connect_denial_ = filters_->on_connect(context);
+  handshake_->connect_denial = filters_->on_connect(context);
   return true;
 }
 
 void ProxyConnection::read_request() {
   phase_ = Phase::reading_request;
-  in_.reserve(1024);
-  http::async_read_head(*client_, in_, listener_->max_request_header_bytes,
+  handshake_->in.reserve(1024);
+  http::async_read_head(*client_, handshake_->in, listener_->max_request_header_bytes,
                         [self = shared_from_this()](http::ReadHeadResult r) {
                           if (self->phase_ != Phase::reading_request) return;
                           switch (r.status) {
@@ -141,8 +141,9 @@ void ProxyConnection::read_request() {
                                                            std::to_string(self->listener_->max_request_header_bytes) +
                                                            " bytes");
                             case http::ReadHeadStatus::eof:
-                              return self->finish("client", self->in_.empty() ? "closed before sending a request"
-                                                                              : "closed in the middle of the request");
+                              return self->finish("client", self->handshake_->in.empty()
+                                                                ? "closed before sending a request"
+                                                                : "closed in the middle of the request");
                             case http::ReadHeadStatus::error:
                               return self->finish("client", "read failed: " + self->client_->error_text());
                             case http::ReadHeadStatus::aborted:
@@ -152,15 +153,15 @@ void ProxyConnection::read_request() {
 }
 
 void ProxyConnection::on_request_head(std::size_t head_size) {
-  handshake_bytes_in_ = in_.size();
+  handshake_bytes_in_ = handshake_->in.size();
   http::ParseProblem problem;
-  request_ = http::parse_request_head(std::string_view(in_).substr(0, head_size), problem);
-  if (!request_) {
+  handshake_->request = http::parse_request_head(std::string_view(handshake_->in).substr(0, head_size), problem);
+  if (!handshake_->request) {
     return reject(problem.error == http::ParseError::too_many_headers ? 431 : 400, problem.detail);
   }
-  method_ = request_->method.substr(0, 16);
-  path_ = std::string(http::target_path(request_->target));
-  if (auto rejection = http::check_upgrade_request(*request_)) {
+  method_ = handshake_->request->method.substr(0, 16);
+  path_ = std::string(http::target_path(handshake_->request->target));
+  if (auto rejection = http::check_upgrade_request(*handshake_->request)) {
     return reject(rejection->status, std::move(rejection->message), std::move(rejection->headers));
   }
   if (over_limit_) return reject(503, "too many connections");
@@ -168,17 +169,17 @@ void ProxyConnection::on_request_head(std::size_t head_size) {
   if (chain_ == nullptr && !start_chain(path_)) {
     return reject(404, "no filter chain applies to this server name and path");
   }
-  if (connect_denial_) return reject(std::move(*connect_denial_));
+  if (handshake_->connect_denial) return reject(std::move(*handshake_->connect_denial));
   if (filters_) {
     filter::ConnectionInfo info = connection_info();
-    filter::RequestContext context{info, attributes_, *request_};
+    filter::RequestContext context{info, attributes_, *handshake_->request};
     if (auto denial = filters_->on_request(context)) return reject(std::move(*denial));
     if (const auto& scheduled = context.scheduled_close) {
       auto in = scheduled->at - std::chrono::system_clock::now();
       plan_close({std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::steady_clock::duration>(in),
                   scheduled->code, scheduled->reason});
     }
-    path_ = std::string(http::target_path(request_->target));
+    path_ = std::string(http::target_path(handshake_->request->target));
   }
   route_ = listener_->route_for(path_);
   if (route_ == nullptr) return reject(404, "no route for this path");
@@ -189,16 +190,16 @@ void ProxyConnection::on_request_head(std::size_t head_size) {
   }
   // Bytes the client sent after its head follow the request upstream.
   http::Forwarding forwarding{client_ip_, client_->is_tls()};
-  out_ = http::upstream_request(*request_, forwarding);
-  out_.append(in_, head_size, std::string::npos);
-  early_from_client_.assign(in_, head_size, std::string::npos);
-  std::string().swap(in_);
+  handshake_->out = http::upstream_request(*handshake_->request, forwarding);
+  handshake_->out.append(handshake_->in, head_size, std::string::npos);
+  handshake_->early_from_client.assign(handshake_->in, head_size, std::string::npos);
+  std::string().swap(handshake_->in);
   connect_upstream();
 }
 
 void ProxyConnection::connect_upstream() {
   phase_ = Phase::connecting;
-  connect_started_ = std::chrono::steady_clock::now();
+  handshake_->connect_started = std::chrono::steady_clock::now();
   arm_timer(cluster().connect_timeout());
   cluster().stats().cx_total.inc();
   cluster().stats().cx_active.add(1);
@@ -245,20 +246,22 @@ void ProxyConnection::on_upstream_connected() {
 
 void ProxyConnection::send_upstream_request() {
   phase_ = Phase::sending_request;
-  network::async_write_all(*upstream_, out_.data(), out_.size(), [self = shared_from_this()](bool ok) {
+  const std::string& request = handshake_->out;
+  network::async_write_all(*upstream_, request.data(), request.size(), [self = shared_from_this()](bool ok) {
     if (self->phase_ != Phase::sending_request) return;
     if (!ok) {
       return self->reject(502, "cannot send the request to upstream " + self->endpoint_->display + ": " +
                                    self->upstream_->error_text());
     }
-    std::string().swap(self->out_);
+    std::string().swap(self->handshake_->out);
     self->read_upstream_response();
   });
 }
 
 void ProxyConnection::read_upstream_response() {
   phase_ = Phase::reading_response;
-  http::async_read_head(*upstream_, in_, kMaxResponseHeadBytes, [self = shared_from_this()](http::ReadHeadResult r) {
+  std::string& head = handshake_->in;
+  http::async_read_head(*upstream_, head, kMaxResponseHeadBytes, [self = shared_from_this()](http::ReadHeadResult r) {
     if (self->phase_ != Phase::reading_response) return;
     const std::string& upstream = self->endpoint_->display;
     switch (r.status) {
@@ -281,11 +284,11 @@ void ProxyConnection::read_upstream_response() {
 
 void ProxyConnection::on_upstream_response(std::size_t head_size) {
   http::ParseProblem problem;
-  auto response = http::parse_response_head(std::string_view(in_).substr(0, head_size), problem);
+  auto response = http::parse_response_head(std::string_view(handshake_->in).substr(0, head_size), problem);
   std::optional<std::string> invalid;
   if (!response) {
     invalid = "upstream " + endpoint_->display + " sent an invalid response: " + problem.detail;
-  } else if (auto why = http::check_upgrade_response(*response, *request_)) {
+  } else if (auto why = http::check_upgrade_response(*response, *handshake_->request)) {
     invalid = "upstream " + endpoint_->display + " refused the WebSocket handshake: " + *why;
   }
   if (invalid) {
@@ -294,15 +297,13 @@ void ProxyConnection::on_upstream_response(std::size_t head_size) {
   }
   if (filters_) {
     filter::ConnectionInfo info = connection_info();
-    filter::ResponseContext context{info, attributes_, *request_, *response};
+    filter::ResponseContext context{info, attributes_, *handshake_->request, *response};
     filters_->on_response(context);
   }
   // Bytes the upstream sent after its 101 follow it to the client.
   std::string to_client = http::downstream_response(*response);
   std::size_t websocket_from = to_client.size();
-  to_client.append(in_, head_size, std::string::npos);
-  std::string().swap(in_);
-  request_.reset();
+  to_client.append(handshake_->in, head_size, std::string::npos);
   start_tunnel(std::move(to_client), websocket_from);
 }
 
@@ -315,14 +316,14 @@ void ProxyConnection::start_tunnel(std::string to_client, std::size_t websocket_
   auto now = std::chrono::steady_clock::now();
   ls.rq_upgraded.inc();
   ls.upgrade_ms.record(std::chrono::duration<double, std::milli>(now - accepted_at_).count());
-  cs.connect_ms.record(std::chrono::duration<double, std::milli>(now - connect_started_).count());
+  cs.connect_ms.record(std::chrono::duration<double, std::milli>(now - handshake_->connect_started).count());
   tunnel_ = std::make_unique<Tunnel>(*client_, *upstream_, worker_.buffers, worker_.pipes,
                                      static_cast<Tunnel::Observer&>(*this),
                                      Tunnel::Counters{&ls.rx_bytes, &cs.tx_bytes, &ls.messages_rx},
                                      Tunnel::Counters{&ls.tx_bytes, &cs.rx_bytes, &ls.messages_tx},
                                      listener_->max_message_bytes);
-  tunnel_->start(shared_from_this(), std::move(to_client), websocket_from, early_from_client_);
-  std::string().swap(early_from_client_);
+  tunnel_->start(shared_from_this(), std::move(to_client), websocket_from, handshake_->early_from_client);
+  handshake_.reset();
   if (phase_ == Phase::relaying) arm_relay_timer();
 }
 
@@ -429,10 +430,11 @@ void ProxyConnection::reject(int status, std::string message, std::vector<http::
   closed_by_ = "proxy";
   reason_ = std::move(message);
   phase_ = Phase::rejecting;
-  out_ = http::error_response(status, reason_, headers);
-  handshake_bytes_out_ = out_.size();
+  handshake_->out = http::error_response(status, reason_, headers);
+  handshake_bytes_out_ = handshake_->out.size();
   arm_timer(kRejectTimeout);
-  network::async_write_all(*client_, out_.data(), out_.size(), [self = shared_from_this()](bool ok) {
+  const std::string& answer = handshake_->out;
+  network::async_write_all(*client_, answer.data(), answer.size(), [self = shared_from_this()](bool ok) {
     if (self->phase_ != Phase::rejecting) return;
     if (!ok) return self->finish("proxy", self->reason_);
     self->client_->shutdown_write();
@@ -450,7 +452,7 @@ void ProxyConnection::linger() {
   char discard[4096];
   for (;;) {
     network::IoResult r = client_->read_some(discard, sizeof(discard));
-    if (r.status == network::Io::done && (lingered_bytes_ += r.bytes) < kMaxLingerBytes) continue;
+    if (r.status == network::Io::done && (handshake_->lingered_bytes += r.bytes) < kMaxLingerBytes) continue;
     if (r.status == network::Io::want_read || r.status == network::Io::want_write) {
       client_->async_wait(r.status, [self = shared_from_this()](const boost::system::error_code& ec) {
         if (!ec && self->phase_ == Phase::rejecting) self->linger();
@@ -521,7 +523,9 @@ void ProxyConnection::on_timeout() {
       return finish("proxy", "no TLS handshake within " + seconds_text(listener_->handshake_timeout));
     case Phase::reading_request:
       listener_->stats->cx_handshake_timeout.inc();
-      if (in_.empty()) return finish("proxy", "no request within " + seconds_text(listener_->handshake_timeout));
+      if (handshake_->in.empty()) {
+        return finish("proxy", "no request within " + seconds_text(listener_->handshake_timeout));
+      }
       return reject(408, "the request did not arrive within " + seconds_text(listener_->handshake_timeout));
     case Phase::connecting:
     case Phase::upstream_tls:
@@ -557,21 +561,21 @@ void ProxyConnection::on_timeout() {
 }
 
 void ProxyConnection::forward_client_certificate() {
-  if (tls_context_ == nullptr || tls_context_->forward_client_cert_header().empty()) return;
-  const std::string& header = tls_context_->forward_client_cert_header();
-  request_->headers.remove(header);
-  if (!peer_) return;
+  if (handshake_->tls_context == nullptr || handshake_->tls_context->forward_client_cert_header().empty()) return;
+  const std::string& header = handshake_->tls_context->forward_client_cert_header();
+  handshake_->request->headers.remove(header);
+  if (!handshake_->peer) return;
   std::string value = "Subject=\"";
-  for (char c : peer_->subject) {
+  for (char c : handshake_->peer->subject) {
     if (c == '"' || c == '\\') value += '\\';
     value += c;
   }
   value += '"';
-  for (const auto& san : peer_->sans) {
+  for (const auto& san : handshake_->peer->sans) {
     auto colon = san.find(':');
     value += ";" + san.substr(0, colon) + "=" + san.substr(colon + 1);
   }
-  request_->headers.add(header, std::move(value));
+  handshake_->request->headers.add(header, std::move(value));
 }
 
 filter::ConnectionInfo ProxyConnection::connection_info() const {
@@ -582,9 +586,9 @@ filter::ConnectionInfo ProxyConnection::connection_info() const {
   info.client_port = client_port_;
   info.tls = client_->is_tls();
   info.server_name = client_->server_name();
-  if (peer_) {
-    info.peer_subject = peer_->subject;
-    info.peer_sans = &peer_->sans;
+  if (handshake_->peer) {
+    info.peer_subject = handshake_->peer->subject;
+    info.peer_sans = &handshake_->peer->sans;
   }
   return info;
 }

@@ -104,7 +104,6 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection>,
   uint64_t timer_generation_ = 0;
   Phase phase_ = Phase::tls_handshake;
   std::chrono::steady_clock::time_point accepted_at_;
-  std::chrono::steady_clock::time_point connect_started_;
   // A close the proxy will start itself at a set time (drain, a filter's
   // scheduled close); the earliest is kept.
   struct PlannedClose {
@@ -118,26 +117,32 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection>,
   std::string client_ip_;
   uint16_t client_port_ = 0;
   std::string client_address_;  // ip:port
-  std::string in_;   // head being read (request, then response)
-  std::string out_;  // bytes being written during the handshake
-  std::string early_from_client_;  // WebSocket bytes sent with the request (relayed with it)
-  std::optional<http::RequestHead> request_;
+  // What only the handshake (or an error answer) needs: freed once the
+  // tunnel starts, so an idle relayed connection does not carry it.
+  struct Handshake {
+    std::string in;   // head being read (request, then response)
+    std::string out;  // bytes being written: the request upstream, or an error answer
+    std::string early_from_client;  // WebSocket bytes sent with the request (relayed with it)
+    std::optional<http::RequestHead> request;
+    std::optional<filter::ChainDenial> connect_denial;  // answered once the request is read
+    const network::TlsServerContext* tls_context = nullptr;  // the one the TLS handshake used
+    std::optional<network::PeerCertificate> peer;            // a verified client certificate
+    std::chrono::steady_clock::time_point connect_started;
+    std::size_t lingered_bytes = 0;  // read and dropped after an error answer
+  };
+  std::unique_ptr<Handshake> handshake_ = std::make_unique<Handshake>();
   std::string method_;
   std::string path_;
   const Route* route_ = nullptr;
   const filter::FilterChain* chain_ = nullptr;
   std::unique_ptr<filter::ActiveChain> filters_;
   filter::Attributes attributes_;
-  std::optional<filter::ChainDenial> connect_denial_;  // answered once the request is read
-  const network::TlsServerContext* tls_context_ = nullptr;  // the one the handshake used
-  std::optional<network::PeerCertificate> peer_;             // a verified client certificate
   const upstream::Endpoint* endpoint_ = nullptr;
 
   bool counted_ = false;           // holds a place in the connection limits
   bool upstream_counted_ = false;  // counted in the cluster's active gauge
   bool over_limit_ = false;
   std::optional<Side> first_end_;  // the side that half-closed first
-  std::size_t lingered_bytes_ = 0;
   uint64_t handshake_bytes_in_ = 0;
   uint64_t handshake_bytes_out_ = 0;
   int status_ = 0;
