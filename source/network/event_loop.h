@@ -54,7 +54,7 @@ class EventLoop {
   void post(Task task);
   // The same from any thread; wakes the loop. False, and `task` is
   // dropped unrun, once run() has returned: nothing will run it.
-  bool post_from_any_thread(Task task);
+  [[nodiscard]] bool post_from_any_thread(Task task);
 
   // Runs until finish() has been called and nothing is left to run: no
   // tasks and no armed timers.

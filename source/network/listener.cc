@@ -96,6 +96,7 @@ void AcceptLoop::stop() {
   loop_.forget(this);
   ::close(fd_);
   fd_ = -1;
+  watched_ = false;
   backoff_timer_.cancel();
 }
 
@@ -132,12 +133,13 @@ void AcceptLoop::back_off(int error) {
   // Out of descriptors or memory: wait, doubling the pause, so the loop
   // does not spin while connections end and free what is needed.
   on_error_(error, ++failures_in_a_row_);
+  if (fd_ < 0) return;  // on_error_ stopped the loop
   backoff_ = backoff_.count() == 0 ? kFirstBackoff : std::min(backoff_ * 2, kMaxBackoff);
   backing_off_ = true;
   backoff_timer_.expires_after(backoff_);
   backoff_timer_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
     self->backing_off_ = false;
-    if (ec || self->fd_ < 0) return;  // cancelled, or stopped by on_error_
+    if (ec) return;  // cancelled by stop()
     self->watched_ ? self->accept_some() : self->start();
   });
 }

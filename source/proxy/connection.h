@@ -118,7 +118,9 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection>,
   uint16_t client_port_ = 0;
   std::string client_address_;  // ip:port
   // What only the handshake (or an error answer) needs: freed once the
-  // tunnel starts, so an idle relayed connection does not carry it.
+  // tunnel starts, so an idle relayed connection does not carry it. Only
+  // the phases before relaying (and rejecting, which only they enter) use
+  // it.
   struct Handshake {
     std::string in;   // head being read (request, then response)
     std::string out;  // bytes being written: the request upstream, or an error answer

@@ -61,7 +61,7 @@ void Worker::add_listener(uint64_t slot, std::shared_ptr<const proxy::ListenerCo
         active.config->stats->cx_accept_error.inc();
         // One line when a streak starts, then one a minute at most.
         if (failures_in_a_row % 60 == 1) {
-          log::error("listener " + active.config->name + ": accept failed: " + std::strerror(error) +
+          log::error("listener " + active.config->name + ": cannot accept: " + std::strerror(error) +
                      "; backing off (" + std::to_string(failures_in_a_row) + " in a row, counted in " +
                      "downstream_cx_accept_error)");
         }

@@ -352,7 +352,6 @@ class ConnectionsTest(AdminTestCase):
             await self.assert_grpc_error(grpc.StatusCode.INVALID_ARGUMENT, admin, "CloseConnection",
                                          request=admin.pb.CloseConnectionRequest(id=1, code=1006))
 
-
     async def test_close_waits_for_the_end_of_a_spliced_frame(self):
         # A 1 MiB frame between plain sockets is spliced. CloseConnection
         # arrives half-way through it: the upstream must still get the whole
@@ -373,14 +372,15 @@ class ConnectionsTest(AdminTestCase):
             proxy, admin = self.start_proxy(listener() + cluster(port=upstream.port))
             reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port())
             try:
-                writer.write(harness.upgrade_request("/"))
+                request = harness.upgrade_request("/")
+                writer.write(request)
                 await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
                 writer.write(frame[:half])
                 await writer.drain()
 
                 async def half_relayed():
                     listed = (await self.call(admin, "ListConnections")).connections
-                    return listed and listed[0].bytes_from_client >= half
+                    return listed and listed[0].bytes_from_client >= len(request) + half
                 await harness.async_wait_until_async(half_relayed, 20, "half the frame to pass")
                 c = (await self.call(admin, "ListConnections")).connections[0]
                 await self.call(admin, "CloseConnection", id=c.id, code=4000, reason="mid-frame")

@@ -140,7 +140,7 @@ class OutOfDescriptorsTest(unittest.IsolatedAsyncioTestCase):
 
             waiting = asyncio.create_task(connect())
             await harness.async_wait_until(
-                lambda: "listener public: accept failed: Too many open files; backing off" in self.proxy.log(), 20,
+                lambda: "listener public: cannot accept: Too many open files; backing off" in self.proxy.log(), 20,
                 "the accept failure in the log")
             self.assertIsNone(self.proxy.process.poll(), "the proxy must stay up")
             # The connections it holds still work.

@@ -4,14 +4,15 @@
 #include "source/network/listener.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <fcntl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
