@@ -12,6 +12,7 @@
 
 #include <cerrno>
 #include <memory>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -85,6 +86,52 @@ TEST(AcceptLoopTest, ASocketTheLoopRefusesIsReportedAndRetried) {
     EXPECT_EQ(failures[i].first, EPERM);
     EXPECT_EQ(failures[i].second, i + 1);
   }
+}
+
+// Refused twice, then the descriptor becomes a listening socket (dup2
+// over it, as if the kernel had found memory again): the next try joins
+// the loop, the connection already queued is accepted, and the streak is
+// reported as over.
+TEST(AcceptLoopTest, AListenerTheLoopRefusedAcceptsOnceTaken) {
+  std::string error;
+  std::vector<int> listening = bind_reuseport(1, "127.0.0.1", 0, error);
+  ASSERT_EQ(listening.size(), 1u) << error;
+  int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(client, 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(bound_port(listening[0]));
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(client, reinterpret_cast<sockaddr*>(&to), sizeof(to)), 0);  // queued before start()
+
+  EventLoop loop;
+  int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  uint64_t failures = 0;
+  uint64_t resumed_after = 0;
+  int accepted = 0;
+  std::shared_ptr<AcceptLoop> accept_loop;
+  accept_loop = std::make_shared<AcceptLoop>(
+      loop, fd,
+      [&](int connection, const sockaddr_storage&) {
+        ++accepted;
+        ::close(connection);
+        accept_loop->stop();  // ends run()
+      },
+      [&](int, uint64_t in_a_row) {
+        failures = in_a_row;
+        if (in_a_row == 2) ASSERT_EQ(::dup2(listening[0], fd), fd);
+        if (in_a_row == 5) accept_loop->stop();  // a bound if the retry never takes
+      },
+      [&](uint64_t after) { resumed_after = after; });
+  accept_loop->start();
+  loop.finish();
+  loop.run();
+  EXPECT_EQ(failures, 2u);
+  EXPECT_EQ(accepted, 1);
+  EXPECT_EQ(resumed_after, 2u);
+  ::close(client);
+  ::close(listening[0]);
 }
 
 }  // namespace
