@@ -191,8 +191,8 @@ void ProxyConnection::on_request_head(std::size_t head_size) {
   // Bytes the client sent after its head follow the request upstream.
   http::Forwarding forwarding{client_ip_, client_->is_tls()};
   handshake_->out = http::upstream_request(*handshake_->request, forwarding);
+  handshake_->websocket_from = handshake_->out.size();
   handshake_->out.append(handshake_->in, head_size, std::string::npos);
-  handshake_->early_from_client.assign(handshake_->in, head_size, std::string::npos);
   std::string().swap(handshake_->in);
   connect_upstream();
 }
@@ -253,7 +253,6 @@ void ProxyConnection::send_upstream_request() {
       return self->reject(502, "cannot send the request to upstream " + self->endpoint_->display + ": " +
                                    self->upstream_->error_text());
     }
-    std::string().swap(self->handshake_->out);
     self->read_upstream_response();
   });
 }
@@ -322,7 +321,8 @@ void ProxyConnection::start_tunnel(std::string to_client, std::size_t websocket_
                                      Tunnel::Counters{&ls.rx_bytes, &cs.tx_bytes, &ls.messages_rx},
                                      Tunnel::Counters{&ls.tx_bytes, &cs.rx_bytes, &ls.messages_tx},
                                      listener_->max_message_bytes);
-  tunnel_->start(shared_from_this(), std::move(to_client), websocket_from, handshake_->early_from_client);
+  tunnel_->start(shared_from_this(), std::move(to_client), websocket_from,
+                 std::string_view(handshake_->out).substr(handshake_->websocket_from));
   handshake_.reset();
   if (phase_ == Phase::relaying) arm_relay_timer();
 }

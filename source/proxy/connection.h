@@ -123,8 +123,10 @@ class ProxyConnection : public std::enable_shared_from_this<ProxyConnection>,
   // it.
   struct Handshake {
     std::string in;   // head being read (request, then response)
-    std::string out;  // bytes being written: the request upstream, or an error answer
-    std::string early_from_client;  // WebSocket bytes sent with the request (relayed with it)
+    // Bytes written: the request upstream (from `websocket_from` on, the
+    // WebSocket bytes the client sent with it), or an error answer.
+    std::string out;
+    std::size_t websocket_from = 0;
     std::optional<http::RequestHead> request;
     std::optional<filter::ChainDenial> connect_denial;  // answered once the request is read
     const network::TlsServerContext* tls_context = nullptr;  // the one the TLS handshake used

@@ -29,7 +29,7 @@ Tunnel::Tunnel(network::Stream& client, network::Stream& upstream, network::Buff
                uint64_t max_message_bytes)
     : buffers_(buffers),
       pipes_(pipes),
-      splice_(!client.is_tls() && !upstream.is_tls()),
+      plain_(!client.is_tls() && !upstream.is_tls()),
       observer_(observer),
       to_upstream_(Side::client, client, upstream, from_client, max_message_bytes),
       to_client_(Side::upstream, upstream, client, from_upstream, 0),
@@ -170,7 +170,7 @@ void Tunnel::run(Direction& d, std::shared_ptr<void> keep_alive) {
     }
     // Payload whose length is known moves through a pipe; the rest, and
     // every frame header, through the buffer, where it is followed.
-    bool spliced = splice_ && d.closing != Closing::draining && d.frames.payload_left() >= kSpliceAtLeast &&
+    bool spliced = plain_ && d.closing != Closing::draining && d.frames.payload_left() >= kSpliceAtLeast &&
                    (d.pipe || (d.pipe = pipes_.acquire()));
     network::IoResult r;
     if (spliced) {
@@ -217,7 +217,7 @@ void Tunnel::run(Direction& d, std::shared_ptr<void> keep_alive) {
         return wait(d, d.src, r.status, std::move(keep_alive));
       case Io::eof:
         release_buffers(d);
-        if (close_handshake_done(d) && !d.src.is_tls() && !d.dst.is_tls()) {
+        if (close_handshake_done(d) && plain_) {
           // Closing both sides now saves passing the half-close on and
           // waiting for the other side's. Not with TLS: each side is owed
           // a close_notify, and its own may be on its way (closing a

@@ -123,7 +123,7 @@ class Tunnel {
 
   network::BufferPool& buffers_;
   network::PipePool& pipes_;
-  const bool splice_;  // both streams are plain
+  const bool plain_;  // neither stream is TLS: splicing and the close shortcut apply
   Observer& observer_;
   Direction to_upstream_;
   Direction to_client_;

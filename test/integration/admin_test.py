@@ -88,6 +88,26 @@ class InfoStatsConfigTest(AdminTestCase):
             values, _ = await asyncio.to_thread(admin.stats)
             self.assertEqual(values["listener.public.downstream_messages_tx_total"], 2)
 
+    async def test_frames_sent_with_the_request_are_relayed_and_counted(self):
+        # A client that writes its first frame together with the upgrade
+        # request: the frame goes upstream right after the request, and the
+        # tracker follows it from its first byte.
+        key = b"\x01\x02\x03\x04"
+        frame = bytes([0x81, 0x80 | 5]) + key + bytes(b ^ key[i % 4] for i, b in enumerate(b"hello"))
+        async with EchoUpstream(compression=None) as upstream:
+            proxy, admin = self.start_proxy(listener() + cluster(port=upstream.port))
+            reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port())
+            try:
+                writer.write(harness.upgrade_request("/") + frame)
+                await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+                self.assertEqual(await asyncio.wait_for(reader.readexactly(7), 10), b"\x81\x05hello")
+            finally:
+                writer.close()
+            await proxy.wait_access_log(lambda e: e["status"] == 101)
+            values, _ = await asyncio.to_thread(admin.stats)
+            self.assertEqual(values["listener.public.downstream_messages_rx_total"], 1)
+            self.assertEqual(values["listener.public.downstream_messages_tx_total"], 1)
+
     async def test_stats_count_traffic_errors_and_latency(self):
         async with EchoUpstream(compression=None) as upstream:
             proxy, admin = self.start_proxy(listener() + cluster(port=upstream.port))
