@@ -11,21 +11,28 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
+#include "source/network/tls13_record_layer.h"
 #include "source/network/tls_errors.h"
 
 namespace wsproxy::network {
 
 namespace {
 
+// The type of the streams' BIOs, set when their method is made.
+int socket_bio_type = 0;
+
 // One BIO method for all streams: OpenSSL reads and writes the socket
 // through the stream, which then knows when a read came up short.
 BIO_METHOD* socket_bio_method(int (*read)(BIO*, char*, int), int (*write)(BIO*, const char*, int),
                               long (*ctrl)(BIO*, int, long, void*)) {
   static BIO_METHOD* method = [&] {
-    BIO_METHOD* m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "wsproxy stream");
+    socket_bio_type = BIO_get_new_index() | BIO_TYPE_SOURCE_SINK;
+    BIO_METHOD* m = BIO_meth_new(socket_bio_type, "wsproxy stream");
     BIO_meth_set_read(m, read);
     BIO_meth_set_write(m, write);
     BIO_meth_set_ctrl(m, ctrl);
@@ -38,11 +45,181 @@ BIO_METHOD* socket_bio_method(int (*read)(BIO*, char*, int), int (*write)(BIO*, 
   return method;
 }
 
+constexpr std::size_t kHeaderSize = Tls13RecordLayer::kHeaderSize;
+// Room for a record cut short by the last read and a whole one after it.
+constexpr std::size_t kRecordInputSize = 2 * Tls13RecordLayer::kMaxRecord;
+
+// Record input buffers of this thread's streams: a stream holds one only
+// while it has bytes read and not yet returned.
+std::vector<std::unique_ptr<unsigned char[]>>& idle_record_buffers() {
+  thread_local std::vector<std::unique_ptr<unsigned char[]>> idle;
+  return idle;
+}
+
+std::unique_ptr<unsigned char[]> acquire_record_buffer() {
+  auto& idle = idle_record_buffers();
+  if (idle.empty()) return std::unique_ptr<unsigned char[]>(new unsigned char[kRecordInputSize]);
+  auto buffer = std::move(idle.back());
+  idle.pop_back();
+  return buffer;
+}
+
+void release_record_buffer(std::unique_ptr<unsigned char[]> buffer) {
+  auto& idle = idle_record_buffers();
+  if (idle.size() < 16) idle.push_back(std::move(buffer));
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string from_hex(std::string_view hex) {
+  std::string out;
+  if (hex.size() % 2 != 0) return out;
+  out.reserve(hex.size() / 2);
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    int high = hex_value(hex[i]), low = hex_value(hex[i + 1]);
+    if (high < 0 || low < 0) return {};
+    out.push_back(static_cast<char>(high << 4 | low));
+  }
+  return out;
+}
+
 }  // namespace
+
+struct Stream::Takeover {
+  // The client's bytes read from the socket ahead of OpenSSL, which is
+  // handed them as it asks: whatever follows the client's Finished is then
+  // still here for the record layer.
+  std::unique_ptr<unsigned char[]> staged = acquire_record_buffer();
+  std::size_t staged_at = 0, staged_end = 0;
+  std::string client_secret, server_secret;
+  // The records the server sent since switching to its application
+  // secret (session tickets): counted by scanning the record headers of
+  // what the socket took.
+  unsigned char header[kHeaderSize];
+  std::size_t header_have = 0, body_left = 0;
+  bool counting = false;
+  uint64_t records_sent = 0;
+  bool handshake_done = false;
+  bool declined = false;  // not TLS 1.3 or not a suite the layer has
+
+  void scan_output(const unsigned char* data, std::size_t size) {
+    while (size > 0) {
+      if (body_left > 0) {
+        std::size_t n = std::min(size, body_left);
+        body_left -= n;
+        data += n;
+        size -= n;
+        continue;
+      }
+      if (header_have == 0 && counting) ++records_sent;
+      header[header_have++] = *data++;
+      --size;
+      if (header_have == kHeaderSize) {
+        body_left = Tls13RecordLayer::body_size(header);
+        header_have = 0;
+      }
+    }
+  }
+
+  ~Takeover() {
+    if (staged) release_record_buffer(std::move(staged));
+    OPENSSL_cleanse(client_secret.data(), client_secret.size());
+    OPENSSL_cleanse(server_secret.data(), server_secret.size());
+  }
+};
+
+struct Stream::Records {
+  std::unique_ptr<Tls13RecordLayer> layer;
+  std::string server_name;
+  // Bytes read and not yet returned: the plaintext of a record opened in
+  // place, then records not yet opened.
+  std::unique_ptr<unsigned char[]> in;
+  std::size_t plain_at = 0, plain_size = 0, begin = 0, end = 0;
+  // What the socket did not take of the last sealed records, and how much
+  // of the caller's data they carry.
+  std::unique_ptr<unsigned char[]> out;
+  std::size_t out_at = 0, out_end = 0, out_plain = 0;
+  bool close_notify_seen = false;
+  bool failed = false;
+
+  // The body size of the next record if it is all here, else 0 (a record
+  // body is never empty).
+  std::size_t next_record_body() const {
+    if (end - begin < kHeaderSize) return 0;
+    std::size_t body = Tls13RecordLayer::body_size(in.get() + begin);
+    return end - begin >= kHeaderSize + body ? body : 0;
+  }
+  void release_input_if_empty() {
+    if (in && plain_size == 0 && begin == end) {
+      release_record_buffer(std::move(in));
+      begin = end = 0;
+    }
+  }
+};
+
+void enable_tls13_takeover(SSL_CTX* ctx) { SSL_CTX_set_keylog_callback(ctx, Stream::on_key_log); }
+
+void Stream::on_key_log(const SSL* ssl, const char* line) {
+  BIO* bio = SSL_get_rbio(ssl);
+  if (bio == nullptr || BIO_method_type(bio) != socket_bio_type) return;
+  auto* stream = static_cast<Stream*>(BIO_get_data(bio));
+  if (stream == nullptr || !stream->takeover_) return;
+  // "LABEL <client random> <secret>", all in hex.
+  std::string_view text(line);
+  std::size_t space = text.find(' '), last = text.rfind(' ');
+  if (space == std::string_view::npos || last == space) return;
+  std::string_view label = text.substr(0, space);
+  Takeover& t = *stream->takeover_;
+  if (label == "CLIENT_TRAFFIC_SECRET_0") {
+    t.client_secret = from_hex(text.substr(last + 1));
+  } else if (label == "SERVER_TRAFFIC_SECRET_0") {
+    // Logged when the server switches to it: every record from here on is
+    // sealed with it.
+    t.server_secret = from_hex(text.substr(last + 1));
+    t.counting = true;
+  }
+}
 
 int Stream::bio_read(BIO* bio, char* data, int size) {
   auto* stream = static_cast<Stream*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
+  if (Takeover* t = stream->takeover_.get()) {
+    if (t->staged_at == t->staged_end && !t->handshake_done) {
+      // Read what is there into the stage; OpenSSL (read-ahead off) asks
+      // for a record header, then its body.
+      if (!stream->readable_) {
+        BIO_set_retry_read(bio);
+        return -1;
+      }
+      for (;;) {
+        ssize_t n = ::recv(stream->fd_, t->staged.get(), kRecordInputSize, 0);
+        if (n > 0) {
+          if (static_cast<std::size_t>(n) < kRecordInputSize) stream->emptied();
+          t->staged_at = 0;
+          t->staged_end = static_cast<std::size_t>(n);
+          break;
+        }
+        if (n == 0) return 0;
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_read(bio);
+        return -1;
+      }
+    }
+    if (t->staged_at < t->staged_end) {
+      std::size_t n = std::min(static_cast<std::size_t>(size), t->staged_end - t->staged_at);
+      std::memcpy(data, t->staged.get() + t->staged_at, n);
+      t->staged_at += n;
+      // Declined after the handshake: once the stage is empty OpenSSL reads
+      // the socket itself.
+      if (t->declined && t->staged_at == t->staged_end) stream->takeover_.reset();
+      return static_cast<int>(n);
+    }
+  }
   if (!stream->readable_) {
     BIO_set_retry_read(bio);
     return -1;
@@ -64,7 +241,10 @@ int Stream::bio_write(BIO* bio, const char* data, int size) {
   BIO_clear_retry_flags(bio);
   for (;;) {
     ssize_t n = ::send(stream->fd_, data, static_cast<size_t>(size), MSG_NOSIGNAL);
-    if (n >= 0) return static_cast<int>(n);
+    if (n >= 0) {
+      if (stream->takeover_) stream->takeover_->scan_output(reinterpret_cast<const unsigned char*>(data), n);
+      return static_cast<int>(n);
+    }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_write(bio);
     return -1;
@@ -89,6 +269,190 @@ Stream::Stream(EventLoop& loop, int fd, ssl_st* ssl) : loop_(loop), fd_(fd), ssl
 Stream::~Stream() {
   close();
   if (ssl_ != nullptr) SSL_free(ssl_);
+}
+
+void Stream::take_over() {
+  Takeover& t = *takeover_;
+  const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl_);
+  std::unique_ptr<Tls13RecordLayer> layer;
+  // Only at a record boundary on both sides, with nothing left inside
+  // OpenSSL.
+  if (SSL_version(ssl_) == TLS1_3_VERSION && cipher != nullptr && t.counting && t.header_have == 0 &&
+      t.body_left == 0 && SSL_has_pending(ssl_) == 0 && SSL_get_shutdown(ssl_) == 0) {
+    layer = Tls13RecordLayer::create(SSL_CIPHER_get_protocol_id(cipher), t.client_secret, t.server_secret,
+                                     t.records_sent);
+  }
+  if (!layer) {
+    t.declined = true;
+    SSL_set_read_ahead(ssl_, 1);
+    if (t.staged_at == t.staged_end) takeover_.reset();
+    return;
+  }
+  auto records = std::make_unique<Records>();
+  Records& r = *records;
+  r.layer = std::move(layer);
+  r.server_name = server_name();
+  records_ = std::move(records);
+  if (t.staged_at < t.staged_end) {
+    r.in = std::move(t.staged);
+    r.begin = t.staged_at;
+    r.end = t.staged_end;
+  }
+  takeover_.reset();
+  SSL_free(ssl_);
+  ssl_ = nullptr;
+}
+
+IoResult Stream::read_records(char* data, std::size_t size) {
+  Records& r = *records_;
+  if (r.failed) return {Io::error};
+  auto* out = reinterpret_cast<unsigned char*>(data);
+  std::size_t delivered = 0;
+  while (delivered < size) {
+    if (r.plain_size > 0) {
+      std::size_t n = std::min(size - delivered, r.plain_size);
+      std::memcpy(out + delivered, r.in.get() + r.plain_at, n);
+      r.plain_at += n;
+      r.plain_size -= n;
+      delivered += n;
+      continue;
+    }
+    if (r.close_notify_seen) break;
+    if (r.end - r.begin >= kHeaderSize && !r.layer->check_header(r.in.get() + r.begin)) return fail_records();
+    if (std::size_t body = r.next_record_body()) {
+      unsigned char* record = r.in.get() + r.begin;
+      // Straight into the caller's buffer when the record fits there;
+      // else opened in place and returned over the next calls.
+      bool direct = size - delivered >= body;
+      unsigned char* to = direct ? out + delivered : record + kHeaderSize;
+      Tls13RecordLayer::Opened opened = r.layer->open(record, to);
+      r.begin += kHeaderSize + body;
+      if (opened.content == Tls13RecordLayer::Content::failed) return fail_records();
+      if (opened.content == Tls13RecordLayer::Content::close_notify) {
+        r.close_notify_seen = true;
+        break;
+      }
+      if (opened.content == Tls13RecordLayer::Content::data) {
+        if (direct) {
+          delivered += opened.size;
+        } else {
+          r.plain_at = static_cast<std::size_t>(to - r.in.get());
+          r.plain_size = opened.size;
+        }
+      }
+      continue;
+    }
+    // Return what is here rather than wait for more.
+    if (delivered > 0) break;
+    IoResult filled = fill_records();
+    if (filled.status != Io::done) {
+      r.release_input_if_empty();
+      return filled;
+    }
+  }
+  r.release_input_if_empty();
+  if (delivered == 0 && r.close_notify_seen) return {Io::eof};
+  return {Io::done, delivered};
+}
+
+IoResult Stream::fill_records() {
+  Records& r = *records_;
+  if (!readable_) return {Io::want_read};
+  if (!r.in) {
+    r.in = acquire_record_buffer();
+  } else if (r.begin > 0) {
+    std::memmove(r.in.get(), r.in.get() + r.begin, r.end - r.begin);
+    r.end -= r.begin;
+    r.begin = 0;
+  }
+  std::size_t room = kRecordInputSize - r.end;
+  for (;;) {
+    ssize_t n = ::recv(fd_, r.in.get() + r.end, room, 0);
+    if (n > 0) {
+      if (static_cast<std::size_t>(n) < room) emptied();
+      r.end += static_cast<std::size_t>(n);
+      return {Io::done};
+    }
+    if (n == 0) {
+      if (r.begin == r.end) return {Io::eof};
+      error_ = "the client closed the connection in the middle of a TLS record";
+      r.failed = true;
+      return {Io::error};
+    }
+    if (errno != EINTR) return plain_failure(errno, false);
+  }
+}
+
+IoResult Stream::write_records(const char* data, std::size_t size) {
+  Records& r = *records_;
+  if (r.failed) return {Io::error};
+  if (r.out) {
+    IoResult flushed = flush_records();
+    if (flushed.status != Io::done) return flushed;
+    std::size_t carried = r.out_plain;
+    r.out_plain = 0;
+    return {Io::done, carried};
+  }
+  thread_local unsigned char sealed[Tls13RecordLayer::kMaxPlaintext + Tls13RecordLayer::kSealOverhead];
+  std::size_t take = std::min(size, Tls13RecordLayer::kMaxPlaintext);
+  std::size_t length = r.layer->seal(data, take, sealed);
+  if (length == 0) {
+    r.failed = true;
+    error_ = "TLS: cannot encrypt: " + take_tls_error_text();
+    return {Io::error};
+  }
+  std::size_t sent = 0;
+  while (sent < length) {
+    ssize_t n = ::send(fd_, sealed + sent, length - sent, MSG_NOSIGNAL);
+    if (n >= 0) {
+      sent += static_cast<std::size_t>(n);
+    } else if (errno != EINTR) {
+      IoResult failure = plain_failure(errno, true);
+      if (failure.status == Io::error) {
+        r.failed = true;
+        return failure;
+      }
+      // The records are sealed (their sequence numbers spent): what the
+      // socket did not take goes out before anything else, and the
+      // caller's retry with the same bytes then learns they are sent.
+      r.out = std::unique_ptr<unsigned char[]>(new unsigned char[length - sent]);
+      std::memcpy(r.out.get(), sealed + sent, length - sent);
+      r.out_at = 0;
+      r.out_end = length - sent;
+      r.out_plain = take;
+      return failure;
+    }
+  }
+  return {Io::done, take};
+}
+
+IoResult Stream::flush_records() {
+  Records& r = *records_;
+  while (r.out_at < r.out_end) {
+    ssize_t n = ::send(fd_, r.out.get() + r.out_at, r.out_end - r.out_at, MSG_NOSIGNAL);
+    if (n >= 0) {
+      r.out_at += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (errno == EINTR) continue;
+    IoResult failure = plain_failure(errno, true);
+    if (failure.status == Io::error) r.failed = true;
+    return failure;
+  }
+  r.out.reset();
+  return {Io::done};
+}
+
+IoResult Stream::fail_records() {
+  Records& r = *records_;
+  r.failed = true;
+  error_ = "TLS: " + r.layer->failure();
+  if (std::optional<uint8_t> alert = r.layer->failure_alert(); alert && !r.out) {
+    unsigned char record[Tls13RecordLayer::kSealOverhead];
+    std::size_t n = r.layer->seal_alert(*alert, record);
+    if (n > 0) ::send(fd_, record, n, MSG_NOSIGNAL);  // best effort: the connection ends
+  }
+  return {Io::error};
 }
 
 IoResult Stream::tls_failure(int ret) {
@@ -163,10 +527,19 @@ IoResult Stream::finish_connect() {
 
 IoResult Stream::handshake() {
   if (ssl_ == nullptr) return {Io::done};
+  if (!takeover_ && SSL_in_before(ssl_) && SSL_is_server(ssl_) &&
+      SSL_CTX_get_keylog_callback(SSL_get_SSL_CTX(ssl_)) == on_key_log) {
+    takeover_ = std::make_unique<Takeover>();
+    // OpenSSL must read no further than the client's Finished.
+    SSL_set_read_ahead(ssl_, 0);
+  }
   ERR_clear_error();
   errno = 0;
   int ret = SSL_do_handshake(ssl_);
-  if (ret == 1) return {Io::done};
+  if (ret == 1) {
+    if (takeover_) takeover_->handshake_done = true;
+    return {Io::done};
+  }
   IoResult result = tls_failure(ret);
   if (result.status == Io::eof) {
     error_ = "the peer closed the connection during the TLS handshake";
@@ -180,6 +553,8 @@ IoResult Stream::handshake() {
 }
 
 IoResult Stream::read_some(char* data, std::size_t size) {
+  if (takeover_ && takeover_->handshake_done && !takeover_->declined) take_over();
+  if (records_) return read_records(data, size);
   if (ssl_ != nullptr) {
     ERR_clear_error();
     errno = 0;
@@ -201,6 +576,8 @@ IoResult Stream::read_some(char* data, std::size_t size) {
 }
 
 IoResult Stream::write_some(const char* data, std::size_t size) {
+  if (takeover_ && takeover_->handshake_done && !takeover_->declined) take_over();
+  if (records_) return write_records(data, size);
   if (ssl_ != nullptr) {
     ERR_clear_error();
     errno = 0;
@@ -249,7 +626,16 @@ void Stream::emptied() {
 
 void Stream::shutdown_write() {
   if (fd_ < 0) return;
-  if (ssl_ != nullptr) {
+  if (takeover_ && takeover_->handshake_done && !takeover_->declined) take_over();
+  if (records_) {
+    Records& r = *records_;
+    if (r.out) flush_records();
+    if (!r.out && !r.failed) {
+      unsigned char alert[Tls13RecordLayer::kSealOverhead];
+      std::size_t n = r.layer->seal_alert(0, alert);
+      if (n > 0) ::send(fd_, alert, n, MSG_NOSIGNAL);
+    }
+  } else if (ssl_ != nullptr) {
     ERR_clear_error();
     SSL_shutdown(ssl_);
     ERR_clear_error();
@@ -274,9 +660,13 @@ void Stream::close() {
   }
 }
 
-bool Stream::has_buffered_input() const { return ssl_ != nullptr && SSL_has_pending(ssl_) == 1; }
+bool Stream::has_buffered_input() const {
+  if (records_) return records_->plain_size > 0 || records_->next_record_body() > 0;
+  return ssl_ != nullptr && SSL_has_pending(ssl_) == 1;
+}
 
 std::string_view Stream::server_name() const {
+  if (records_) return records_->server_name;
   const char* name = ssl_ != nullptr ? SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name) : nullptr;
   return name != nullptr ? name : std::string_view();
 }

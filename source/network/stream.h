@@ -8,6 +8,12 @@
 // that returns less than asked also clears readability (the socket was
 // emptied; edge-triggered epoll reports whatever comes next), so the read
 // that would only say EAGAIN is never made.
+//
+// A server stream whose context has enable_tls13_takeover() runs the TLS
+// 1.3 record layer itself once the handshake is over (Tls13RecordLayer)
+// and frees OpenSSL's per-connection state at its first read or write
+// after it; until then the handshake's details (peer certificate, ALPN)
+// can be read through ssl(), which is null afterwards.
 #pragma once
 
 #include <sys/socket.h>
@@ -24,9 +30,14 @@
 #include "source/network/event_loop.h"
 
 struct ssl_st;
+struct ssl_ctx_st;
 struct bio_st;
 
 namespace wsproxy::network {
+
+// Server contexts only: after a TLS 1.3 handshake (one of its three AEAD
+// suites), streams over `ctx` take the record layer over from OpenSSL.
+void enable_tls13_takeover(ssl_ctx_st* ctx);
 
 enum class Io {
   done,        // the operation completed (`bytes` says how much)
@@ -61,7 +72,7 @@ class Stream : private EventLoop::Watcher {
   // False if the event loop refused the socket (error_text() says why):
   // no wait on it would ever end, so it must not be used.
   bool watched() const { return watched_; }
-  bool is_tls() const { return ssl_ != nullptr; }
+  bool is_tls() const { return ssl_ != nullptr || records_ != nullptr; }
   ssl_st* ssl() const { return ssl_; }
   EventLoop& loop() { return loop_; }
 
@@ -112,7 +123,24 @@ class Stream : private EventLoop::Watcher {
     bool empty() const { return !first && !second; }
   };
 
+  friend void enable_tls13_takeover(ssl_ctx_st* ctx);
+  // What a server stream gathers during its handshake to take the record
+  // layer over after it, and the record layer with its buffers then.
+  struct Takeover;
+  struct Records;
+
   void on_ready(uint32_t events) override;
+  // OpenSSL's key log callback: the application traffic secrets.
+  static void on_key_log(const ssl_st* ssl, const char* line);
+  // After the handshake: run the record layer, or stay with OpenSSL.
+  void take_over();
+  IoResult read_records(char* data, std::size_t size);
+  IoResult write_records(const char* data, std::size_t size);
+  // Reads more of the client's records into the input buffer.
+  IoResult fill_records();
+  // Sends what the socket did not take of the last sealed record.
+  IoResult flush_records();
+  IoResult fail_records();
   // The socket BIO under OpenSSL: recv/send on fd_, noting short reads.
   static int bio_read(bio_st* bio, char* data, int size);
   static int bio_write(bio_st* bio, const char* data, int size);
@@ -125,6 +153,8 @@ class Stream : private EventLoop::Watcher {
   EventLoop& loop_;
   int fd_;
   ssl_st* ssl_;
+  std::unique_ptr<Takeover> takeover_;
+  std::unique_ptr<Records> records_;
   bool watched_ = false;
   bool readable_ = true;  // not known to be empty: try before waiting
   bool writable_ = true;

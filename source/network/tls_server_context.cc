@@ -7,6 +7,7 @@
 #include <openssl/x509v3.h>
 
 #include "source/common/server_name.h"
+#include "source/network/stream.h"
 #include "source/network/tls_common.h"
 #include "source/network/tls_errors.h"
 
@@ -114,6 +115,7 @@ std::shared_ptr<TlsServerContext> TlsServerContext::create(const config::v1::Dow
     tls::apply_common(ctx, tls::openssl_version(proto.min_version(), TLS1_2_VERSION),
                       tls::openssl_version(proto.max_version(), TLS1_3_VERSION));
     SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+    enable_tls13_takeover(ctx);
     // One TLS 1.3 session ticket, not OpenSSL's two: a client resumes
     // with one, and each costs an encryption and a record per handshake.
     SSL_CTX_set_num_tickets(ctx, 1);
