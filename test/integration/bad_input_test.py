@@ -180,6 +180,35 @@ class BadInputTest(unittest.IsolatedAsyncioTestCase):
         entry = await self.proxy.wait_access_log(lambda e: "no TLS handshake" in e["reason"])
         self.assertEqual(entry["closed_by"], "proxy")
 
+    async def test_forged_tls_record_after_the_upgrade(self):
+        # After the handshake wsproxy checks TLS 1.3 records itself: a record
+        # that fails authentication ends that connection with a
+        # bad_record_mac alert, and nothing else.
+        def forge():
+            raw = socket.create_connection(("127.0.0.1", self.proxy.port("secure")), timeout=20)
+            with certs().client_context().wrap_socket(raw, server_hostname="localhost") as tls:
+                self.assertEqual(tls.version(), "TLSv1.3")
+                tls.sendall(upgrade_request())
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    head += tls.recv(4096)
+                self.assertEqual(harness.status_of(head), 101, head)
+                # Straight onto the socket, past the client's TLS: an
+                # application-data record whose tag cannot be right.
+                with socket.socket(fileno=os.dup(tls.fileno())) as under:
+                    under.sendall(b"\x17\x03\x03\x00\x28" + os.urandom(40))
+                with self.assertRaisesRegex(ssl.SSLError, "BAD_RECORD_MAC"):
+                    while tls.recv(4096):
+                        pass
+
+        stat = "listener.secure.downstream_cx_closed_by_client"
+        before = await self.stat(stat)
+        await asyncio.to_thread(forge)
+        entry = await self.proxy.wait_access_log(lambda e: e["reason"] == "TLS: bad record mac")
+        self.assertEqual((entry["closed_by"], entry["status"]), ("client", 101))
+        await harness.async_wait_until_async(lambda: self._grew(stat, before), 10, f"{stat} to grow")
+        await self.still_good()
+
     async def test_connection_flood_past_the_limit(self):
         held = [await websockets.connect(self.proxy.url("/", listener="small")) for _ in range(3)]
         await self.check("flood past max_connections", upgrade_request(), 503, r"-> 503: too many connections",
