@@ -490,6 +490,12 @@ def main():
     if not options.no_build:
         subprocess.run(["bash", os.path.join(REPO, "tools", "bazel.sh"), "build", "//:wsproxy",
                         "//tools/bench:wsbench", "//tools/bench:wsecho"], check=True, cwd=REPO)
+    # A test run with --config=asan leaves sanitized binaries in bazel-bin;
+    # measuring those would compare nothing.
+    for binary in [WSPROXY, WSBENCH, WSECHO] + ([options.baseline] if options.baseline else []):
+        linked = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+        if "libasan" in linked or "libtsan" in linked:
+            sys.exit(f"{binary} is a sanitizer build: rebuild without --config (drop --no-build)")
     for tool in ("nginx", "haproxy"):
         if tool in options.targets and not shutil.which(tool):
             sys.exit(f"{tool} is not installed: apt-get install nginx-light haproxy")
