@@ -93,8 +93,8 @@ std::string from_hex(std::string_view hex) {
 struct Stream::Takeover {
   // The client's bytes read from the socket ahead of OpenSSL, which is
   // handed them as it asks: whatever follows the client's Finished is then
-  // still here for the record layer.
-  std::unique_ptr<unsigned char[]> staged = acquire_record_buffer();
+  // still here for the record layer. Held only while not empty.
+  std::unique_ptr<unsigned char[]> staged;
   std::size_t staged_at = 0, staged_end = 0;
   std::string client_secret, server_secret;
   // The records the server sent since switching to its application
@@ -196,6 +196,7 @@ int Stream::bio_read(BIO* bio, char* data, int size) {
         BIO_set_retry_read(bio);
         return -1;
       }
+      if (!t->staged) t->staged = acquire_record_buffer();
       for (;;) {
         ssize_t n = ::recv(stream->fd_, t->staged.get(), kRecordInputSize, 0);
         if (n > 0) {
@@ -204,9 +205,12 @@ int Stream::bio_read(BIO* bio, char* data, int size) {
           t->staged_end = static_cast<std::size_t>(n);
           break;
         }
+        if (n < 0 && errno == EINTR) continue;
+        int error = errno;
+        release_record_buffer(std::move(t->staged));
         if (n == 0) return 0;
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_read(bio);
+        if (error == EAGAIN || error == EWOULDBLOCK) BIO_set_retry_read(bio);
+        errno = error;
         return -1;
       }
     }
@@ -214,9 +218,12 @@ int Stream::bio_read(BIO* bio, char* data, int size) {
       std::size_t n = std::min(static_cast<std::size_t>(size), t->staged_end - t->staged_at);
       std::memcpy(data, t->staged.get() + t->staged_at, n);
       t->staged_at += n;
-      // Declined after the handshake: once the stage is empty OpenSSL reads
-      // the socket itself.
-      if (t->declined && t->staged_at == t->staged_end) stream->takeover_.reset();
+      if (t->staged_at == t->staged_end) {
+        release_record_buffer(std::move(t->staged));
+        // Declined after the handshake: from now on OpenSSL reads the
+        // socket itself.
+        if (t->declined) stream->takeover_.reset();
+      }
       return static_cast<int>(n);
     }
   }
@@ -278,7 +285,8 @@ void Stream::take_over() {
   // Only at a record boundary on both sides, with nothing left inside
   // OpenSSL.
   if (SSL_version(ssl_) == TLS1_3_VERSION && cipher != nullptr && t.counting && t.header_have == 0 &&
-      t.body_left == 0 && SSL_has_pending(ssl_) == 0 && SSL_get_shutdown(ssl_) == 0) {
+      t.body_left == 0 && SSL_has_pending(ssl_) == 0 && SSL_get_shutdown(ssl_) == 0 &&
+      SSL_get_early_data_status(ssl_) != SSL_EARLY_DATA_ACCEPTED) {
     layer = Tls13RecordLayer::create(SSL_CIPHER_get_protocol_id(cipher), t.client_secret, t.server_secret,
                                      t.records_sent);
   }
@@ -299,6 +307,9 @@ void Stream::take_over() {
     r.end = t.staged_end;
   }
   takeover_.reset();
+  // As after a clean close: OpenSSL would otherwise drop the session from
+  // its cache as one that ended badly.
+  SSL_set_shutdown(ssl_, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
   SSL_free(ssl_);
   ssl_ = nullptr;
 }
@@ -318,7 +329,9 @@ IoResult Stream::read_records(char* data, std::size_t size) {
       continue;
     }
     if (r.close_notify_seen) break;
-    if (r.end - r.begin >= kHeaderSize && !r.layer->check_header(r.in.get() + r.begin)) return fail_records();
+    if (r.end - r.begin >= kHeaderSize && !r.layer->check_header(r.in.get() + r.begin)) {
+      return fail_records(delivered);
+    }
     if (std::size_t body = r.next_record_body()) {
       unsigned char* record = r.in.get() + r.begin;
       // Straight into the caller's buffer when the record fits there;
@@ -327,7 +340,7 @@ IoResult Stream::read_records(char* data, std::size_t size) {
       unsigned char* to = direct ? out + delivered : record + kHeaderSize;
       Tls13RecordLayer::Opened opened = r.layer->open(record, to);
       r.begin += kHeaderSize + body;
-      if (opened.content == Tls13RecordLayer::Content::failed) return fail_records();
+      if (opened.content == Tls13RecordLayer::Content::failed) return fail_records(delivered);
       if (opened.content == Tls13RecordLayer::Content::close_notify) {
         r.close_notify_seen = true;
         break;
@@ -379,7 +392,10 @@ IoResult Stream::fill_records() {
       r.failed = true;
       return {Io::error};
     }
-    if (errno != EINTR) return plain_failure(errno, false);
+    if (errno != EINTR) {
+      r.failed = true;
+      return plain_failure(errno, false);
+    }
   }
 }
 
@@ -443,7 +459,7 @@ IoResult Stream::flush_records() {
   return {Io::done};
 }
 
-IoResult Stream::fail_records() {
+IoResult Stream::fail_records(std::size_t delivered) {
   Records& r = *records_;
   r.failed = true;
   error_ = "TLS: " + r.layer->failure();
@@ -452,6 +468,9 @@ IoResult Stream::fail_records() {
     std::size_t n = r.layer->seal_alert(*alert, record);
     if (n > 0) ::send(fd_, record, n, MSG_NOSIGNAL);  // best effort: the connection ends
   }
+  // What came before the bad record is the client's: returned now, the
+  // error with the next call.
+  if (delivered > 0) return {Io::done, delivered};
   return {Io::error};
 }
 

@@ -140,7 +140,9 @@ class Stream : private EventLoop::Watcher {
   IoResult fill_records();
   // Sends what the socket did not take of the last sealed record.
   IoResult flush_records();
-  IoResult fail_records();
+  // Ends the record layer after a bad record, with its alert; `delivered`
+  // bytes read before it are still returned.
+  IoResult fail_records(std::size_t delivered = 0);
   // The socket BIO under OpenSSL: recv/send on fd_, noting short reads.
   static int bio_read(bio_st* bio, char* data, int size);
   static int bio_write(bio_st* bio, const char* data, int size);

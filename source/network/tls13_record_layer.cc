@@ -31,6 +31,10 @@ constexpr std::size_t kIvSize = 12;
 // RFC 8446 section 5.5: AES-GCM keys are good for about 2^24.5 full
 // records; the server moves to a new key well before.
 constexpr uint64_t kRecordsPerKey = uint64_t{1} << 24;
+// Records in a row that carry no application data (empty ones, KeyUpdates,
+// user_canceled warnings): beyond this many a client is only making the
+// server work. OpenSSL and BoringSSL stop at the same count.
+constexpr int kMaxRecordsWithoutData = 32;
 
 enum ContentType : uint8_t { kAlert = 21, kHandshake = 22, kApplicationData = 23 };
 constexpr uint8_t kKeyUpdate = 24;
@@ -138,17 +142,22 @@ bool Tls13RecordLayer::check_header(const unsigned char* header) {
     fail("unexpected message: an unprotected record", kUnexpectedMessage);
     return false;
   }
-  if (body_size(header) > kMaxBody) {
+  std::size_t body = body_size(header);
+  if (body > kMaxBody) {
     fail("record overflow", kRecordOverflow);
+    return false;
+  }
+  if (body <= kTagSize) {  // no room for a tag and a content type
+    fail("bad record mac", kBadRecordMac);
     return false;
   }
   return true;
 }
 
 Tls13RecordLayer::Opened Tls13RecordLayer::open(const unsigned char* record, unsigned char* out) {
-  std::size_t body = body_size(record);
-  if (body <= kTagSize) return fail("bad record mac", kBadRecordMac);
-  std::size_t sealed = body - kTagSize;
+  std::size_t sealed = body_size(record) - kTagSize;
+  // The whole inner plaintext, padding included, is at most 2^14 + 1 bytes.
+  if (sealed > kMaxPlaintext + 1) return fail("record overflow", kRecordOverflow);
   unsigned char nonce[kIvSize];
   make_nonce(read_.iv, read_.sequence++, nonce);
   EVP_CIPHER_CTX* c = read_.cipher;
@@ -159,24 +168,34 @@ Tls13RecordLayer::Opened Tls13RecordLayer::open(const unsigned char* record, uns
             EVP_DecryptUpdate(c, nullptr, &n, record, kHeaderSize) == 1 &&
             EVP_DecryptUpdate(c, out, &n, record + kHeaderSize, static_cast<int>(sealed)) == 1 &&
             EVP_DecryptFinal_ex(c, out + sealed, &n) == 1;
-  if (!ok) return fail("bad record mac", kBadRecordMac);
+  if (!ok) {
+    OPENSSL_cleanse(out, sealed);  // nothing unauthenticated is left behind
+    return fail("bad record mac", kBadRecordMac);
+  }
   // The content type is the last byte that is not padding.
   std::size_t size = sealed;
   while (size > 0 && out[size - 1] == 0) --size;
   if (size == 0) return fail("unexpected message: a record without a content type", kUnexpectedMessage);
   uint8_t type = out[--size];
-  if (size > kMaxPlaintext) return fail("record overflow", kRecordOverflow);
   if (!handshake_part_.empty() && type != kHandshake) {
     return fail("unexpected message: a handshake message cut by another record", kUnexpectedMessage);
   }
+  Opened opened{Content::none};
   switch (type) {
-    case kApplicationData: return {Content::data, size};
-    case kHandshake: return handle_handshake(out, size);
-    case kAlert: return handle_alert(out, size);
+    case kApplicationData: opened = {Content::data, size}; break;
+    case kHandshake: opened = handle_handshake(out, size); break;
+    case kAlert: opened = handle_alert(out, size); break;
     default:
       return fail("unexpected message: content type " + std::to_string(type) + " after the handshake",
                   kUnexpectedMessage);
   }
+  if (opened.content == Content::data && size > 0) {
+    records_without_data_ = 0;
+  } else if (opened.content != Content::failed && ++records_without_data_ > kMaxRecordsWithoutData) {
+    return fail("unexpected message: " + std::to_string(kMaxRecordsWithoutData) + " records in a row without data",
+                kUnexpectedMessage);
+  }
+  return opened;
 }
 
 Tls13RecordLayer::Opened Tls13RecordLayer::handle_handshake(const unsigned char* data, std::size_t size) {

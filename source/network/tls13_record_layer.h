@@ -101,6 +101,7 @@ class Tls13RecordLayer {
   Direction read_, write_;
   // A handshake message split over records, until its end arrives.
   std::string handshake_part_;
+  int records_without_data_ = 0;
   bool key_update_owed_ = false;
   std::string failure_;
   std::optional<uint8_t> failure_alert_;

@@ -521,6 +521,7 @@ TEST_F(StreamTlsTest, DataThatArrivesWithTheClientFinishedIsNotLost) {
   ASSERT_TRUE(c.drive_until([&] { return c.client.finished(); }));
   EXPECT_EQ(c.server.error(), "");
   EXPECT_EQ(c.server.echoed(), payload.size());
+  EXPECT_EQ(c.server.stream().ssl(), nullptr);  // taken over, not left to OpenSSL
 }
 
 // The rest of a record read in part waits in the stream, where the
@@ -660,6 +661,51 @@ TEST_F(StreamTlsTest, AForgedRecordFailsWithBadRecordMac) {
   EXPECT_NE(alert.find("alert bad record mac"), std::string::npos) << alert;
 }
 
+// A record too short to hold a tag is refused as soon as its header is in.
+TEST_F(StreamTlsTest, AnEmptyRecordFailsWithBadRecordMac) {
+  std::string alert;
+  Connection c(server_ctx_, client_ctx_);
+  c.server.echo(kSmallReads);
+  c.client.start([&alert](Client& client) {
+    if (!client.handshake() || !client.echo("before the empty one")) return;
+    if (!client.send_raw(record_header(0))) return;
+    alert = client.read_alert();
+  });
+  ASSERT_TRUE(c.drive_until([&] { return c.client.finished() && !c.server.error().empty(); }));
+  c.client.join();
+  EXPECT_NE(c.server.error().find("bad record mac"), std::string::npos) << c.server.error();
+  EXPECT_NE(alert.find("alert bad record mac"), std::string::npos) << alert;
+}
+
+// Records that carry no data (here KeyUpdates) are allowed 32 in a row,
+// as OpenSSL and BoringSSL allow; a client sending more is only making the
+// server work, and is refused.
+TEST_F(StreamTlsTest, RecordsWithoutDataAreAllowed32InARow) {
+  std::string alert;
+  Connection c(server_ctx_, client_ctx_);
+  c.server.echo(kSmallReads);
+  c.client.start([&alert](Client& client) {
+    auto key_updates = [&client](int count) {
+      for (int i = 0; i < count; ++i) {
+        // SSL_do_handshake sends the KeyUpdate now, in a record of its own.
+        if (SSL_key_update(client.ssl(), SSL_KEY_UPDATE_NOT_REQUESTED) != 1 || SSL_do_handshake(client.ssl()) != 1) {
+          ADD_FAILURE() << "key update " << i << ": " << openssl_errors();
+          return false;
+        }
+      }
+      return true;
+    };
+    if (!client.handshake() || !key_updates(32) || !client.echo("after 32")) return;
+    if (!key_updates(33)) return;
+    alert = client.read_alert();
+  });
+  ASSERT_TRUE(c.drive_until([&] { return c.client.finished() && !c.server.error().empty(); }));
+  c.client.join();
+  EXPECT_EQ(c.server.echoed(), std::string("after 32").size());
+  EXPECT_NE(c.server.error().find("32 records in a row without data"), std::string::npos) << c.server.error();
+  EXPECT_NE(alert.find("alert unexpected message"), std::string::npos) << alert;
+}
+
 // A record longer than TLS 1.3 allows (2^14 + 256 bytes of body) ends the
 // stream with record_overflow; the whole body is sent, so a stream that
 // waits for it before looking at the length still answers.
@@ -742,6 +788,7 @@ TEST_F(StreamTlsTest, ATicketFromOneConnectionResumesTheNext) {
   ASSERT_TRUE(second.drive_until([&] { return second.client.finished(); }));
   EXPECT_EQ(second.server.error(), "");
   EXPECT_EQ(second.server.echoed(), 20000u);
+  EXPECT_EQ(second.server.stream().ssl(), nullptr);
 }
 
 TEST_F(StreamTlsTest, Tls12StaysWithOpenSsl) {
