@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "source/common/hex.h"
 #include "source/config/duration.h"
 #include "source/http/upgrade.h"
 
@@ -21,18 +22,13 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-int hex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 std::string percent_decode(std::string_view s) {
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-      out += static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+    int high = i + 2 < s.size() ? common::hex_digit_value(s[i + 1]) : -1;
+    int low = i + 2 < s.size() ? common::hex_digit_value(s[i + 2]) : -1;
+    if (s[i] == '%' && high >= 0 && low >= 0) {
+      out += static_cast<char>(high * 16 + low);
       i += 2;
     } else {
       out += s[i] == '+' ? ' ' : s[i];

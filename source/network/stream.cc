@@ -16,6 +16,7 @@
 #include <cstring>
 #include <vector>
 
+#include "source/common/hex.h"
 #include "source/network/tls13_record_layer.h"
 #include "source/network/tls_errors.h"
 
@@ -69,19 +70,12 @@ void release_record_buffer(std::unique_ptr<unsigned char[]> buffer) {
   if (idle.size() < 16) idle.push_back(std::move(buffer));
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 std::string from_hex(std::string_view hex) {
   std::string out;
   if (hex.size() % 2 != 0) return out;
   out.reserve(hex.size() / 2);
   for (std::size_t i = 0; i < hex.size(); i += 2) {
-    int high = hex_value(hex[i]), low = hex_value(hex[i + 1]);
+    int high = common::hex_digit_value(hex[i]), low = common::hex_digit_value(hex[i + 1]);
     if (high < 0 || low < 0) return {};
     out.push_back(static_cast<char>(high << 4 | low));
   }

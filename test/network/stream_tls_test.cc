@@ -447,6 +447,24 @@ class StreamTlsTest : public testing::Test {
     SSL_CTX_free(client_ctx_);
   }
 
+  // After an echo (so the record layer has taken over), the client sends
+  // `raw` straight onto the socket: the server must fail with an error
+  // containing `server_error`, and the client then read the alert
+  // `client_alert` ("alert ...": received, not its own error).
+  void expect_refused(const std::string& raw, const std::string& server_error, const std::string& client_alert) {
+    std::string alert;
+    Connection c(server_ctx_, client_ctx_);
+    c.server.echo(kSmallReads);
+    c.client.start([&alert, &raw](Client& client) {
+      if (!client.handshake() || !client.echo("before the bad record") || !client.send_raw(raw)) return;
+      alert = client.read_alert();
+    });
+    ASSERT_TRUE(c.drive_until([&] { return c.client.finished() && !c.server.error().empty(); }));
+    c.client.join();
+    EXPECT_NE(c.server.error().find(server_error), std::string::npos) << c.server.error();
+    EXPECT_NE(alert.find(client_alert), std::string::npos) << alert;
+  }
+
   SSL_CTX* server_ctx_ = nullptr;
   SSL_CTX* client_ctx_ = nullptr;
 };
@@ -644,37 +662,14 @@ TEST_F(StreamTlsTest, ShuttingDownRightAfterTheHandshakeSendsCloseNotify) {
 // sent to the client as a fatal alert it can read (sealed under the
 // server's keys: a plaintext or wrongly sealed one would fail otherwise).
 TEST_F(StreamTlsTest, AForgedRecordFailsWithBadRecordMac) {
-  std::string alert;
-  Connection c(server_ctx_, client_ctx_);
-  c.server.echo(kSmallReads);
-  c.client.start([&alert](Client& client) {
-    // The echo makes sure the record layer was taken over first.
-    if (!client.handshake() || !client.echo("before the forgery")) return;
-    if (!client.send_raw(record_header(40) + random_bytes(40, 3))) return;
-    alert = client.read_alert();
-  });
-  ASSERT_TRUE(c.drive_until([&] { return c.client.finished() && !c.server.error().empty(); }));
-  c.client.join();
-  EXPECT_NE(c.server.error().find("bad record mac"), std::string::npos) << c.server.error();
-  // "sslv3 alert bad record mac": received, not the client's own
-  // "decryption failed or bad record mac".
-  EXPECT_NE(alert.find("alert bad record mac"), std::string::npos) << alert;
+  // "sslv3 alert bad record mac", not the client's own "decryption failed
+  // or bad record mac".
+  expect_refused(record_header(40) + random_bytes(40, 3), "bad record mac", "alert bad record mac");
 }
 
 // A record too short to hold a tag is refused as soon as its header is in.
 TEST_F(StreamTlsTest, AnEmptyRecordFailsWithBadRecordMac) {
-  std::string alert;
-  Connection c(server_ctx_, client_ctx_);
-  c.server.echo(kSmallReads);
-  c.client.start([&alert](Client& client) {
-    if (!client.handshake() || !client.echo("before the empty one")) return;
-    if (!client.send_raw(record_header(0))) return;
-    alert = client.read_alert();
-  });
-  ASSERT_TRUE(c.drive_until([&] { return c.client.finished() && !c.server.error().empty(); }));
-  c.client.join();
-  EXPECT_NE(c.server.error().find("bad record mac"), std::string::npos) << c.server.error();
-  EXPECT_NE(alert.find("alert bad record mac"), std::string::npos) << alert;
+  expect_refused(record_header(0), "bad record mac", "alert bad record mac");
 }
 
 // Records that carry no data (here KeyUpdates) are allowed 32 in a row,
@@ -710,19 +705,8 @@ TEST_F(StreamTlsTest, RecordsWithoutDataAreAllowed32InARow) {
 // stream with record_overflow; the whole body is sent, so a stream that
 // waits for it before looking at the length still answers.
 TEST_F(StreamTlsTest, AnOversizedRecordFailsWithRecordOverflow) {
-  std::string alert;
-  Connection c(server_ctx_, client_ctx_);
-  c.server.echo(kSmallReads);
-  c.client.start([&alert](Client& client) {
-    if (!client.handshake() || !client.echo("before the big one")) return;
-    constexpr std::size_t kTooLong = kMaxRecordBody + 1;
-    if (!client.send_raw(record_header(kTooLong) + random_bytes(kTooLong, 4))) return;
-    alert = client.read_alert();
-  });
-  ASSERT_TRUE(c.drive_until([&] { return c.client.finished() && !c.server.error().empty(); }));
-  c.client.join();
-  EXPECT_NE(c.server.error().find("record overflow"), std::string::npos) << c.server.error();
-  EXPECT_NE(alert.find("alert record overflow"), std::string::npos) << alert;
+  constexpr std::size_t kTooLong = kMaxRecordBody + 1;
+  expect_refused(record_header(kTooLong) + random_bytes(kTooLong, 4), "record overflow", "alert record overflow");
 }
 
 // Writes that fill the socket wait and resume with the same bytes; the
