@@ -85,8 +85,8 @@ std::string from_hex(std::string_view hex) {
 }  // namespace
 
 struct Stream::Takeover {
-  // The client's bytes read from the socket ahead of OpenSSL, which is
-  // handed them as it asks: whatever follows the client's Finished is then
+  // The peer's bytes read from the socket ahead of OpenSSL, which is
+  // handed them as it asks: whatever follows the peer's Finished is then
   // still here for the record layer. Held only while not empty.
   std::unique_ptr<unsigned char[]> staged;
   std::size_t staged_at = 0, staged_end = 0;
@@ -172,10 +172,11 @@ void Stream::on_key_log(const SSL* ssl, const char* line) {
   if (label == "CLIENT_TRAFFIC_SECRET_0") {
     t.client_secret = from_hex(text.substr(last + 1));
   } else if (label == "SERVER_TRAFFIC_SECRET_0") {
-    // Logged when the server switches to it: every record from here on is
-    // sealed with it.
     t.server_secret = from_hex(text.substr(last + 1));
-    t.counting = true;
+    // A server logs it as it switches to it: every record it sends from
+    // here on is sealed with it. (A client sends none under its own before
+    // the handshake ends.)
+    t.counting = SSL_is_server(ssl) == 1;
   }
 }
 
@@ -275,13 +276,15 @@ Stream::~Stream() {
 void Stream::take_over() {
   Takeover& t = *takeover_;
   const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl_);
+  bool server = SSL_is_server(ssl_) == 1;
   std::unique_ptr<Tls13RecordLayer> layer;
   // Only at a record boundary on both sides, with nothing left inside
   // OpenSSL.
-  if (SSL_version(ssl_) == TLS1_3_VERSION && cipher != nullptr && t.counting && t.header_have == 0 &&
+  if (SSL_version(ssl_) == TLS1_3_VERSION && cipher != nullptr && (t.counting || !server) && t.header_have == 0 &&
       t.body_left == 0 && SSL_has_pending(ssl_) == 0 && SSL_get_shutdown(ssl_) == 0 &&
       SSL_get_early_data_status(ssl_) != SSL_EARLY_DATA_ACCEPTED) {
-    layer = Tls13RecordLayer::create(SSL_CIPHER_get_protocol_id(cipher), t.client_secret, t.server_secret,
+    layer = Tls13RecordLayer::create(server ? Tls13RecordLayer::Side::server : Tls13RecordLayer::Side::client,
+                                     SSL_CIPHER_get_protocol_id(cipher), t.client_secret, t.server_secret,
                                      t.records_sent);
   }
   if (!layer) {
@@ -382,7 +385,7 @@ IoResult Stream::fill_records() {
     }
     if (n == 0) {
       if (r.begin == r.end) return {Io::eof};
-      error_ = "the client closed the connection in the middle of a TLS record";
+      error_ = "the connection was closed in the middle of a TLS record";
       r.failed = true;
       return {Io::error};
     }
@@ -462,7 +465,7 @@ IoResult Stream::fail_records(std::size_t delivered) {
     std::size_t n = r.layer->seal_alert(*alert, record);
     if (n > 0) ::send(fd_, record, n, MSG_NOSIGNAL);  // best effort: the connection ends
   }
-  // What came before the bad record is the client's: returned now, the
+  // What came before the bad record is the peer's: returned now, the
   // error with the next call.
   if (delivered > 0) return {Io::done, delivered};
   return {Io::error};
@@ -540,10 +543,9 @@ IoResult Stream::finish_connect() {
 
 IoResult Stream::handshake() {
   if (ssl_ == nullptr) return {Io::done};
-  if (!takeover_ && SSL_in_before(ssl_) && SSL_is_server(ssl_) &&
-      SSL_CTX_get_keylog_callback(SSL_get_SSL_CTX(ssl_)) == on_key_log) {
+  if (!takeover_ && SSL_in_before(ssl_) && SSL_CTX_get_keylog_callback(SSL_get_SSL_CTX(ssl_)) == on_key_log) {
     takeover_ = std::make_unique<Takeover>();
-    // OpenSSL must read no further than the client's Finished.
+    // OpenSSL must read no further than the peer's Finished.
     SSL_set_read_ahead(ssl_, 0);
   }
   ERR_clear_error();

@@ -9,8 +9,8 @@
 // emptied; edge-triggered epoll reports whatever comes next), so the read
 // that would only say EAGAIN is never made.
 //
-// A server stream whose context has enable_tls13_takeover() runs the TLS
-// 1.3 record layer itself once the handshake is over (Tls13RecordLayer)
+// A TLS stream whose context has enable_tls13_takeover() runs the TLS 1.3
+// record layer itself once the handshake is over (Tls13RecordLayer)
 // and frees OpenSSL's per-connection state at its first read or write
 // after it; until then the handshake's details (peer certificate, ALPN)
 // can be read through ssl(), which is null afterwards.
@@ -35,8 +35,8 @@ struct bio_st;
 
 namespace wsproxy::network {
 
-// Server contexts only: after a TLS 1.3 handshake (one of its three AEAD
-// suites), streams over `ctx` take the record layer over from OpenSSL.
+// After a TLS 1.3 handshake (one of its three AEAD suites), streams over
+// `ctx`, server or client, take the record layer over from OpenSSL.
 void enable_tls13_takeover(ssl_ctx_st* ctx);
 
 enum class Io {

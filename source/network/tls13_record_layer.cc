@@ -1,5 +1,6 @@
-// TLS 1.3 record protection, KeyUpdate and alerts (RFC 8446 sections 5,
-// 6, 7.2 and 7.3) for a server connection taken over from OpenSSL.
+// TLS 1.3 record protection, KeyUpdate, session tickets and alerts (RFC
+// 8446 sections 4.6, 5, 6, 7.2 and 7.3) for a connection taken over from
+// OpenSSL.
 #include "source/network/tls13_record_layer.h"
 
 #include <openssl/crypto.h>
@@ -32,11 +33,12 @@ constexpr std::size_t kIvSize = 12;
 // records; the server moves to a new key well before.
 constexpr uint64_t kRecordsPerKey = uint64_t{1} << 24;
 // Records in a row that carry no application data (empty ones, KeyUpdates,
-// user_canceled warnings): beyond this many a client is only making the
-// server work. OpenSSL and BoringSSL stop at the same count.
+// user_canceled warnings): beyond this many a peer is only making us
+// work. OpenSSL and BoringSSL stop at the same count.
 constexpr int kMaxRecordsWithoutData = 32;
 
 enum ContentType : uint8_t { kAlert = 21, kHandshake = 22, kApplicationData = 23 };
+constexpr uint8_t kNewSessionTicket = 4;
 constexpr uint8_t kKeyUpdate = 24;
 enum AlertDescription : uint8_t {
   kCloseNotify = 0,
@@ -85,20 +87,21 @@ void make_nonce(const unsigned char* iv, uint64_t sequence, unsigned char* nonce
 
 }  // namespace
 
-std::unique_ptr<Tls13RecordLayer> Tls13RecordLayer::create(uint16_t suite, std::string_view client_secret,
-                                                            std::string_view server_secret,
-                                                            uint64_t server_records_sent) {
+std::unique_ptr<Tls13RecordLayer> Tls13RecordLayer::create(Side side, uint16_t suite, std::string_view client_secret,
+                                                            std::string_view server_secret, uint64_t records_sent) {
   std::unique_ptr<Tls13RecordLayer> layer(new Tls13RecordLayer());
+  layer->side_ = side;
   for (const auto& s : kSuites) {
     if (s.id == suite) layer->suite_ = &s;
   }
   if (layer->suite_ == nullptr) return nullptr;
   std::size_t size = hash_size(*layer->suite_);
   if (client_secret.size() != size || server_secret.size() != size) return nullptr;
-  std::memcpy(layer->read_.secret, client_secret.data(), size);
-  std::memcpy(layer->write_.secret, server_secret.data(), size);
+  bool server = side == Side::server;
+  std::memcpy(layer->read_.secret, (server ? client_secret : server_secret).data(), size);
+  std::memcpy(layer->write_.secret, (server ? server_secret : client_secret).data(), size);
   if (!layer->rekey(layer->read_, false) || !layer->rekey(layer->write_, true)) return nullptr;
-  layer->write_.sequence = server_records_sent;
+  layer->write_.sequence = records_sent;
   return layer;
 }
 
@@ -177,7 +180,7 @@ Tls13RecordLayer::Opened Tls13RecordLayer::open(const unsigned char* record, uns
   while (size > 0 && out[size - 1] == 0) --size;
   if (size == 0) return fail("unexpected message: a record without a content type", kUnexpectedMessage);
   uint8_t type = out[--size];
-  if (!handshake_part_.empty() && type != kHandshake) {
+  if ((handshake_header_size_ > 0 || ticket_left_ > 0) && type != kHandshake) {
     return fail("unexpected message: a handshake message cut by another record", kUnexpectedMessage);
   }
   Opened opened{Content::none};
@@ -200,25 +203,47 @@ Tls13RecordLayer::Opened Tls13RecordLayer::open(const unsigned char* record, uns
 
 Tls13RecordLayer::Opened Tls13RecordLayer::handle_handshake(const unsigned char* data, std::size_t size) {
   if (size == 0) return fail("unexpected message: an empty handshake record", kUnexpectedMessage);
-  // The only handshake message a client may send now is KeyUpdate: 5
-  // bytes, possibly split over records, ending its record.
-  uint8_t message = handshake_part_.empty() ? data[0] : static_cast<uint8_t>(handshake_part_[0]);
-  if (message != kKeyUpdate) {
-    return fail("unexpected message: handshake message " + std::to_string(message) + " after the handshake",
-                kUnexpectedMessage);
+  // After the handshake a peer may send KeyUpdate, and a server session
+  // tickets; either may be split over records.
+  while (size > 0) {
+    if (ticket_left_ > 0) {
+      std::size_t n = std::min(size, ticket_left_);
+      ticket_left_ -= n;
+      data += n;
+      size -= n;
+      continue;
+    }
+    if (handshake_header_size_ < sizeof(handshake_header_)) {
+      handshake_header_[handshake_header_size_++] = *data++;
+      --size;
+      if (handshake_header_size_ < sizeof(handshake_header_)) continue;
+      uint8_t message = handshake_header_[0];
+      std::size_t length = (static_cast<std::size_t>(handshake_header_[1]) << 16) |
+                           (static_cast<std::size_t>(handshake_header_[2]) << 8) | handshake_header_[3];
+      if (message == kNewSessionTicket && side_ == Side::client) {
+        // wsproxy does not resume upstream sessions: skipped.
+        if (length == 0) return fail("decode error: an empty NewSessionTicket", kDecodeError);
+        handshake_header_size_ = 0;
+        ticket_left_ = length;
+        continue;
+      }
+      if (message != kKeyUpdate) {
+        return fail("unexpected message: handshake message " + std::to_string(message) + " after the handshake",
+                    kUnexpectedMessage);
+      }
+      if (length != 1) return fail("decode error: a malformed KeyUpdate", kDecodeError);
+      continue;
+    }
+    // The KeyUpdate's one byte, which must end its record: the next
+    // record is under the next key.
+    uint8_t request = *data;
+    handshake_header_size_ = 0;
+    if (size > 1) return fail("unexpected message: a KeyUpdate not at the end of its record", kUnexpectedMessage);
+    size = 0;
+    if (request > 1) return fail("illegal parameter: KeyUpdate request " + std::to_string(request), kIllegalParameter);
+    if (!update(read_, false)) return fail("internal error: cannot derive the peer's next key", kInternalError);
+    if (request == 1) key_update_owed_ = true;
   }
-  if (handshake_part_.size() + size > 5) {
-    return fail("unexpected message: a KeyUpdate not at the end of its record", kUnexpectedMessage);
-  }
-  handshake_part_.append(reinterpret_cast<const char*>(data), size);
-  if (handshake_part_.size() < 5) return {Content::none};
-  const auto* m = reinterpret_cast<const unsigned char*>(handshake_part_.data());
-  if (m[1] != 0 || m[2] != 0 || m[3] != 1) return fail("decode error: a malformed KeyUpdate", kDecodeError);
-  uint8_t request = m[4];
-  handshake_part_.clear();
-  if (request > 1) return fail("illegal parameter: KeyUpdate request " + std::to_string(request), kIllegalParameter);
-  if (!update(read_, false)) return fail("internal error: cannot derive the client's next key", kInternalError);
-  if (request == 1) key_update_owed_ = true;
   return {Content::none};
 }
 
@@ -226,7 +251,9 @@ Tls13RecordLayer::Opened Tls13RecordLayer::handle_alert(const unsigned char* dat
   if (size != 2) return fail("decode error: a malformed alert", kDecodeError);
   if (data[1] == kCloseNotify) return {Content::close_notify};
   if (data[1] == kUserCanceled) return {Content::none};  // close_notify follows
-  return fail(std::string("the client sent the alert \"") + SSL_alert_desc_string_long(data[1]) + "\"", std::nullopt);
+  return fail(std::string("the ") + (side_ == Side::server ? "client" : "server") + " sent the alert \"" +
+                  SSL_alert_desc_string_long(data[1]) + "\"",
+              std::nullopt);
 }
 
 std::size_t Tls13RecordLayer::seal_record(uint8_t type, const unsigned char* data, std::size_t size,

@@ -1,10 +1,11 @@
-// The TLS 1.3 record layer (RFC 8446 section 5) of a server connection
-// whose handshake OpenSSL did: record protection with the application
-// traffic keys, KeyUpdate, alerts. A stream takes it over from OpenSSL
-// once the handshake is done and frees OpenSSL's per-connection state
-// (about 13 KB an idle connection would otherwise hold), as kernel TLS
-// does where the kernel has it. No sockets here: the stream feeds it
-// whole records and sends what it seals.
+// The TLS 1.3 record layer (RFC 8446 section 5) of a connection whose
+// handshake OpenSSL did, on either side: record protection with the
+// application traffic keys, KeyUpdate, session tickets (a client's are
+// dropped: wsproxy does not resume upstream sessions), alerts. A stream
+// takes it over from OpenSSL once the handshake is done and frees
+// OpenSSL's per-connection state (about 13 KB an idle connection would
+// otherwise hold), as kernel TLS does where the kernel has it. No sockets
+// here: the stream feeds it whole records and sends what it seals.
 #pragma once
 
 #include <cstddef>
@@ -30,13 +31,15 @@ class Tls13RecordLayer {
   // room for the KeyUpdate record that may go first.
   static constexpr std::size_t kSealOverhead = 2 * (kHeaderSize + 1 + 16) + 5;
 
-  // For the cipher suite `suite` (its IANA number; the three AEAD suites
-  // TLS 1.3 defines for general use: 0x1301, 0x1302, 0x1303) with the
-  // client's and the server's application traffic secrets, after the
-  // server has sent `server_records_sent` records under its secret (the
-  // session tickets). Null for any other suite or secret size.
-  static std::unique_ptr<Tls13RecordLayer> create(uint16_t suite, std::string_view client_secret,
-                                                  std::string_view server_secret, uint64_t server_records_sent);
+  enum class Side { client, server };
+
+  // For our `side` of a connection with the cipher suite `suite` (its IANA
+  // number; the three AEAD suites TLS 1.3 defines for general use: 0x1301,
+  // 0x1302, 0x1303) and the client's and the server's application traffic
+  // secrets, after we have sent `records_sent` records under ours (a
+  // server's session tickets). Null for any other suite or secret size.
+  static std::unique_ptr<Tls13RecordLayer> create(Side side, uint16_t suite, std::string_view client_secret,
+                                                  std::string_view server_secret, uint64_t records_sent);
   ~Tls13RecordLayer();
   Tls13RecordLayer(const Tls13RecordLayer&) = delete;
   Tls13RecordLayer& operator=(const Tls13RecordLayer&) = delete;
@@ -53,29 +56,29 @@ class Tls13RecordLayer {
   enum class Content {
     data,          // application data: `size` bytes at `out`
     none,          // a KeyUpdate or a warning, handled
-    close_notify,  // the client ended its side
+    close_notify,  // the peer ended its side
     failed,        // the connection must end: failure() says why
   };
   struct Opened {
     Content content;
     std::size_t size = 0;
   };
-  // Decrypts and checks the client's next record: a header that passed
+  // Decrypts and checks the peer's next record: a header that passed
   // check_header(), and its body, both at `record`. The plaintext goes to `out`,
   // which has room for the body (it may be the body itself).
   Opened open(const unsigned char* record, unsigned char* out);
 
   // Seals `size` (at most kMaxPlaintext) bytes of application data as one
   // record at `out` (room for size + kSealOverhead), preceded by the
-  // KeyUpdate the client asked for, if one is owed. Returns the bytes
+  // KeyUpdate the peer asked for, if one is owed. Returns the bytes
   // written.
   std::size_t seal(const char* data, std::size_t size, unsigned char* out);
   // Seals an alert at `out` (room for kSealOverhead): close_notify (0) or
   // the fatal alert that failure() explains.
   std::size_t seal_alert(uint8_t description, unsigned char* out);
 
-  // Why the connection failed, and the alert that tells the client (none:
-  // the client sent a fatal alert itself).
+  // Why the connection failed, and the alert that tells the peer (none:
+  // the peer sent a fatal alert itself).
   const std::string& failure() const { return failure_; }
   std::optional<uint8_t> failure_alert() const { return failure_alert_; }
 
@@ -98,9 +101,14 @@ class Tls13RecordLayer {
   std::size_t seal_record(uint8_t type, const unsigned char* data, std::size_t size, unsigned char* out);
 
   const struct Tls13Suite* suite_ = nullptr;
+  Side side_ = Side::server;
   Direction read_, write_;
-  // A handshake message split over records, until its end arrives.
-  std::string handshake_part_;
+  // The peer's handshake messages: the header of the next one (4 bytes)
+  // as it arrives, then a KeyUpdate's one byte, or the rest of a session
+  // ticket to skip.
+  unsigned char handshake_header_[4];
+  std::size_t handshake_header_size_ = 0;
+  std::size_t ticket_left_ = 0;
   int records_without_data_ = 0;
   bool key_update_owed_ = false;
   std::string failure_;

@@ -5,6 +5,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "source/network/stream.h"
 #include "source/network/tls_common.h"
 #include "source/network/tls_errors.h"
 
@@ -34,6 +35,7 @@ std::shared_ptr<TlsClientContext> TlsClientContext::create(const config::v1::Ups
     ok = false;
   }
   SSL_CTX_set_verify(ctx, verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, nullptr);
+  enable_tls13_takeover(ctx);
   if (proto.has_client_certificate()) {
     ok = tls::load_certificate(ctx, proto.client_certificate(), config, scope.child("client_certificate")) && ok;
   }

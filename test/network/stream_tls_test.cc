@@ -96,7 +96,7 @@ bool wait_until(const std::function<bool()>& condition, milliseconds limit = kPa
 // up its server contexts (tls_common.cc, tls_server_context.cc): read-ahead
 // in particular, so OpenSSL may hold client records the stream must take
 // over with its keys.
-SSL_CTX* make_server_context() {
+SSL_CTX* make_server_context(bool takeover = true) {
   EVP_PKEY* key = EVP_EC_gen("P-256");
   X509* cert = X509_new();
   SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
@@ -128,15 +128,26 @@ SSL_CTX* make_server_context() {
   SSL_CTX_set_num_tickets(ctx, 1);
   static const unsigned char kSessionContext[] = "stream_tls_test";
   SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof(kSessionContext) - 1);
-  enable_tls13_takeover(ctx);
+  if (takeover) enable_tls13_takeover(ctx);
   return ctx;
+}
+
+// Each SSL takes the side its context's method gives it: a stream or a
+// peer made with a client context is the TLS client.
+SSL* in_its_role(SSL* ssl) {
+  if (SSL_is_server(ssl) == 1) {
+    SSL_set_accept_state(ssl);
+  } else {
+    SSL_set_connect_state(ssl);
+  }
+  return ssl;
 }
 
 // The stream under test, on the server end, stepped by the loop: it
 // handshakes, then echoes what it reads, or sends given bytes, or stops.
 class Server {
  public:
-  Server(EventLoop& loop, SSL_CTX* ctx, int fd) : stream_(loop, fd, accepting(SSL_new(ctx))) {}
+  Server(EventLoop& loop, SSL_CTX* ctx, int fd) : stream_(loop, fd, in_its_role(SSL_new(ctx))) {}
 
   // Sends back whatever it reads, reading `read_size` bytes at most at once.
   void echo(std::size_t read_size) {
@@ -171,11 +182,6 @@ class Server {
   const std::string& error() const { return error_; }
 
  private:
-  static SSL* accepting(SSL* ssl) {
-    SSL_set_accept_state(ssl);
-    return ssl;
-  }
-
   bool sent_own_finished() {
     unsigned char finished[64];
     return SSL_get_finished(stream_.ssl(), finished, sizeof(finished)) > 0;
@@ -266,7 +272,7 @@ class Client {
     setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
     setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof(limit));
     SSL_set_fd(ssl_, fd_);
-    SSL_set_connect_state(ssl_);
+    in_its_role(ssl_);
   }
   ~Client() {
     join();
@@ -292,7 +298,7 @@ class Client {
 
   bool handshake() {
     ERR_clear_error();
-    int ret = SSL_connect(ssl_);
+    int ret = SSL_do_handshake(ssl_);
     if (ret == 1) return true;
     ADD_FAILURE() << "client handshake: " << failure(ret);
     return false;
@@ -334,6 +340,15 @@ class Client {
         ADD_FAILURE() << "echo of the " << payload.size() << " bytes from byte " << at << ": " << same.message();
         return false;
       }
+    }
+    return true;
+  }
+
+  // One byte, one more than a record holds, and many records' worth.
+  bool echo_sizes_around_a_record(unsigned seed) {
+    for (std::size_t size : {1, 16385, 100000}) {
+      SCOPED_TRACE(std::to_string(size) + " bytes");
+      if (!echo(random_bytes(size, ++seed))) return false;
     }
     return true;
   }
@@ -500,11 +515,7 @@ TEST_P(StreamTlsSuiteTest, EchoesUnderTheSuite) {
     ASSERT_EQ(SSL_set_ciphersuites(client.ssl(), suite.c_str()), 1);
     if (!client.handshake()) return;
     EXPECT_EQ(SSL_CIPHER_get_name(SSL_get_current_cipher(client.ssl())), suite);
-    unsigned seed = 0;
-    for (std::size_t size : {1, 16385, 100000}) {
-      SCOPED_TRACE(std::to_string(size) + " bytes");
-      if (!client.echo(random_bytes(size, ++seed))) return;
-    }
+    client.echo_sizes_around_a_record(0);
   });
   ASSERT_TRUE(c.drive_until([&] { return c.client.finished(); }));
   EXPECT_EQ(c.server.error(), "");
@@ -775,6 +786,44 @@ TEST_F(StreamTlsTest, ATicketFromOneConnectionResumesTheNext) {
   EXPECT_EQ(second.server.stream().ssl(), nullptr);
 }
 
+// The stream as the TLS client (wsproxy's upstream side) takes over too:
+// it skips the session tickets OpenSSL's server sends (two, by default),
+// follows and answers key updates, and echoes every size.
+TEST_F(StreamTlsTest, AClientStreamTakesOverToo) {
+  SSL_CTX* stream_ctx = SSL_CTX_new(TLS_client_method());
+  SSL_CTX* peer_ctx = make_server_context(/*takeover=*/false);
+  ASSERT_NE(stream_ctx, nullptr);
+  ASSERT_NE(peer_ctx, nullptr);
+  SSL_CTX_set_read_ahead(stream_ctx, 1);
+  enable_tls13_takeover(stream_ctx);
+  SSL_CTX_set_num_tickets(peer_ctx, 2);
+  SSL_CTX_clear_mode(peer_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE);  // the peer writes whole pieces
+  std::vector<int> stream_updates;
+  {
+    Connection c(stream_ctx, peer_ctx);
+    c.server.echo(kSmallReads);
+    c.client.start([&stream_updates](Client& peer) {
+      SSL_set_msg_callback(peer.ssl(), note_key_update);
+      SSL_set_msg_callback_arg(peer.ssl(), &stream_updates);
+      if (!peer.handshake()) return;
+      EXPECT_EQ(SSL_version(peer.ssl()), TLS1_3_VERSION);
+      unsigned seed = 20;
+      for (std::size_t size : {1, 16385, 100000}) {
+        SCOPED_TRACE(std::to_string(size) + " bytes");
+        ASSERT_EQ(SSL_key_update(peer.ssl(), SSL_KEY_UPDATE_REQUESTED), 1);
+        if (!peer.echo(random_bytes(size, ++seed))) return;
+      }
+      EXPECT_EQ(stream_updates, std::vector<int>(3, SSL_KEY_UPDATE_NOT_REQUESTED));
+    });
+    ASSERT_TRUE(c.drive_until([&] { return c.client.finished(); }));
+    EXPECT_EQ(c.server.error(), "");
+    EXPECT_EQ(c.server.echoed(), 1u + 16385u + 100000u);
+    EXPECT_EQ(c.server.stream().ssl(), nullptr);
+  }
+  SSL_CTX_free(stream_ctx);
+  SSL_CTX_free(peer_ctx);
+}
+
 TEST_F(StreamTlsTest, Tls12StaysWithOpenSsl) {
   Connection c(server_ctx_, client_ctx_);
   c.server.echo(kSmallReads);
@@ -782,11 +831,7 @@ TEST_F(StreamTlsTest, Tls12StaysWithOpenSsl) {
     ASSERT_EQ(SSL_set_max_proto_version(client.ssl(), TLS1_2_VERSION), 1);
     if (!client.handshake()) return;
     EXPECT_EQ(SSL_version(client.ssl()), TLS1_2_VERSION);
-    unsigned seed = 10;
-    for (std::size_t size : {1, 16385, 100000}) {
-      SCOPED_TRACE(std::to_string(size) + " bytes");
-      if (!client.echo(random_bytes(size, ++seed))) return;
-    }
+    client.echo_sizes_around_a_record(10);
   });
   ASSERT_TRUE(c.drive_until([&] { return c.client.finished(); }));
   EXPECT_EQ(c.server.error(), "");
