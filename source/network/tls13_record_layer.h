@@ -83,6 +83,9 @@ class Tls13RecordLayer {
   std::optional<uint8_t> failure_alert() const { return failure_alert_; }
 
  private:
+  // Seals records of any content type, as a peer may send them.
+  friend class Tls13RecordLayerTest;
+
   // One direction's protection: its traffic secret (kept for KeyUpdate),
   // the AEAD keyed from it, the nonce base and the record count.
   struct Direction {
