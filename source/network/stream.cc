@@ -273,7 +273,8 @@ Stream::~Stream() {
   if (ssl_ != nullptr) SSL_free(ssl_);
 }
 
-void Stream::take_over() {
+void Stream::take_over_if_due() {
+  if (!takeover_ || !takeover_->handshake_done || takeover_->declined) return;
   Takeover& t = *takeover_;
   const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl_);
   bool server = SSL_is_server(ssl_) == 1;
@@ -460,10 +461,10 @@ IoResult Stream::fail_records(std::size_t delivered) {
   Records& r = *records_;
   r.failed = true;
   error_ = "TLS: " + r.layer->failure();
-  if (std::optional<uint8_t> alert = r.layer->failure_alert(); alert && !r.out) {
-    unsigned char record[Tls13RecordLayer::kSealOverhead];
-    std::size_t n = r.layer->seal_alert(*alert, record);
-    if (n > 0) ::send(fd_, record, n, MSG_NOSIGNAL);  // best effort: the connection ends
+  if (!r.out) {
+    unsigned char alert[Tls13RecordLayer::kSealOverhead];
+    std::size_t n = r.layer->seal_failure_alert(alert);
+    if (n > 0) ::send(fd_, alert, n, MSG_NOSIGNAL);  // best effort: the connection ends
   }
   // What came before the bad record is the peer's: returned now, the
   // error with the next call.
@@ -568,7 +569,7 @@ IoResult Stream::handshake() {
 }
 
 IoResult Stream::read_some(char* data, std::size_t size) {
-  if (takeover_ && takeover_->handshake_done && !takeover_->declined) take_over();
+  take_over_if_due();
   if (records_) return read_records(data, size);
   if (ssl_ != nullptr) {
     ERR_clear_error();
@@ -591,7 +592,7 @@ IoResult Stream::read_some(char* data, std::size_t size) {
 }
 
 IoResult Stream::write_some(const char* data, std::size_t size) {
-  if (takeover_ && takeover_->handshake_done && !takeover_->declined) take_over();
+  take_over_if_due();
   if (records_) return write_records(data, size);
   if (ssl_ != nullptr) {
     ERR_clear_error();
@@ -641,13 +642,13 @@ void Stream::emptied() {
 
 void Stream::shutdown_write() {
   if (fd_ < 0) return;
-  if (takeover_ && takeover_->handshake_done && !takeover_->declined) take_over();
+  take_over_if_due();
   if (records_) {
     Records& r = *records_;
     if (r.out) flush_records();
     if (!r.out && !r.failed) {
       unsigned char alert[Tls13RecordLayer::kSealOverhead];
-      std::size_t n = r.layer->seal_alert(0, alert);
+      std::size_t n = r.layer->seal_close_notify(alert);
       if (n > 0) ::send(fd_, alert, n, MSG_NOSIGNAL);
     }
   } else if (ssl_ != nullptr) {

@@ -124,7 +124,7 @@ class Stream : private EventLoop::Watcher {
   };
 
   friend void enable_tls13_takeover(ssl_ctx_st* ctx);
-  // What a server stream gathers during its handshake to take the record
+  // What a TLS stream gathers during its handshake to take the record
   // layer over after it, and the record layer with its buffers then.
   struct Takeover;
   struct Records;
@@ -132,11 +132,12 @@ class Stream : private EventLoop::Watcher {
   void on_ready(uint32_t events) override;
   // OpenSSL's key log callback: the application traffic secrets.
   static void on_key_log(const ssl_st* ssl, const char* line);
-  // After the handshake: run the record layer, or stay with OpenSSL.
-  void take_over();
+  // Once the handshake is over (at the first read, write or shutdown):
+  // run the record layer, or stay with OpenSSL.
+  void take_over_if_due();
   IoResult read_records(char* data, std::size_t size);
   IoResult write_records(const char* data, std::size_t size);
-  // Reads more of the client's records into the input buffer.
+  // Reads more of the peer's records into the input buffer.
   IoResult fill_records();
   // Sends what the socket did not take of the last sealed record.
   IoResult flush_records();

@@ -40,6 +40,7 @@ constexpr int kMaxRecordsWithoutData = 32;
 enum ContentType : uint8_t { kAlert = 21, kHandshake = 22, kApplicationData = 23 };
 constexpr uint8_t kNewSessionTicket = 4;
 constexpr uint8_t kKeyUpdate = 24;
+enum AlertLevel : uint8_t { kWarning = 1, kFatal = 2 };
 enum AlertDescription : uint8_t {
   kCloseNotify = 0,
   kUnexpectedMessage = 10,
@@ -290,9 +291,15 @@ std::size_t Tls13RecordLayer::seal(const char* data, std::size_t size, unsigned 
   return record == 0 ? 0 : written + record;
 }
 
-std::size_t Tls13RecordLayer::seal_alert(uint8_t description, unsigned char* out) {
-  const unsigned char alert[] = {static_cast<unsigned char>(description == kCloseNotify ? 1 : 2), description};
+std::size_t Tls13RecordLayer::seal_alert(uint8_t level, uint8_t description, unsigned char* out) {
+  const unsigned char alert[] = {level, description};
   return seal_record(kAlert, alert, sizeof(alert), out);
+}
+
+std::size_t Tls13RecordLayer::seal_close_notify(unsigned char* out) { return seal_alert(kWarning, kCloseNotify, out); }
+
+std::size_t Tls13RecordLayer::seal_failure_alert(unsigned char* out) {
+  return failure_alert_ ? seal_alert(kFatal, *failure_alert_, out) : 0;
 }
 
 }  // namespace wsproxy::network

@@ -50,7 +50,7 @@ class Tls13RecordLayer {
   }
 
   // False, with failure() set, if a record with this header cannot be
-  // accepted whatever its body: not protected, or too long.
+  // accepted whatever its body: not protected, too long or too short.
   bool check_header(const unsigned char* header);
 
   enum class Content {
@@ -64,8 +64,8 @@ class Tls13RecordLayer {
     std::size_t size = 0;
   };
   // Decrypts and checks the peer's next record: a header that passed
-  // check_header(), and its body, both at `record`. The plaintext goes to `out`,
-  // which has room for the body (it may be the body itself).
+  // check_header(), and its body, both at `record`. The plaintext goes to
+  // `out`, which has room for the body (it may be the body itself).
   Opened open(const unsigned char* record, unsigned char* out);
 
   // Seals `size` (at most kMaxPlaintext) bytes of application data as one
@@ -73,14 +73,14 @@ class Tls13RecordLayer {
   // KeyUpdate the peer asked for, if one is owed. Returns the bytes
   // written.
   std::size_t seal(const char* data, std::size_t size, unsigned char* out);
-  // Seals an alert at `out` (room for kSealOverhead): close_notify (0) or
-  // the fatal alert that failure() explains.
-  std::size_t seal_alert(uint8_t description, unsigned char* out);
+  // Seal an alert at `out` (room for kSealOverhead), returning its size:
+  // close_notify, or the fatal alert that tells the peer what failure()
+  // explains (none, 0 bytes, if the peer sent a fatal alert itself).
+  std::size_t seal_close_notify(unsigned char* out);
+  std::size_t seal_failure_alert(unsigned char* out);
 
-  // Why the connection failed, and the alert that tells the peer (none:
-  // the peer sent a fatal alert itself).
+  // Why the connection failed.
   const std::string& failure() const { return failure_; }
-  std::optional<uint8_t> failure_alert() const { return failure_alert_; }
 
  private:
   // Seals records of any content type, as a peer may send them.
@@ -102,6 +102,7 @@ class Tls13RecordLayer {
   Opened handle_handshake(const unsigned char* data, std::size_t size);
   Opened handle_alert(const unsigned char* data, std::size_t size);
   std::size_t seal_record(uint8_t type, const unsigned char* data, std::size_t size, unsigned char* out);
+  std::size_t seal_alert(uint8_t level, uint8_t description, unsigned char* out);
 
   const struct Tls13Suite* suite_ = nullptr;
   Side side_ = Side::server;
