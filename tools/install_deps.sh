@@ -8,7 +8,7 @@ set -euo pipefail
 packages=(
   # build
   bazel-bootstrap g++ libboost-dev libssl-dev libprotobuf-dev protobuf-compiler
-  libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libabsl-dev libgtest-dev libgmock-dev
+  libgrpc++-dev libgrpc-dev protobuf-compiler-grpc libabsl-dev libgtest-dev libgmock-dev liburing-dev
   # run and test: independent clients (websockets, node's ws, gRPC stubs
   # generated at test time, Debian's reflection and health protos)
   ca-certificates openssl python3 python3-websockets nodejs node-ws

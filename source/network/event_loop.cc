@@ -12,6 +12,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "source/network/io_ring.h"
+
 namespace wsproxy::network {
 namespace {
 
@@ -27,9 +29,10 @@ int checked(int fd, const char* what) {
 
 }  // namespace
 
-EventLoop::EventLoop()
+EventLoop::EventLoop(bool io_uring)
     : epoll_fd_(checked(epoll_create1(EPOLL_CLOEXEC), "epoll_create1")),
-      wake_fd_(checked(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd")) {
+      wake_fd_(checked(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC), "eventfd")),
+      ring_(io_uring ? IoRing::create() : nullptr) {
   epoll_event event{};
   event.events = EPOLLIN | EPOLLET;
   event.data.ptr = nullptr;  // no watcher: the wake-up descriptor
@@ -55,6 +58,7 @@ EventLoop::~EventLoop() {
       remote_tasks_.clear();
     }
   }
+  ring_.reset();
   ::close(wake_fd_);
   ::close(epoll_fd_);
 }
@@ -95,6 +99,7 @@ void EventLoop::wake() {
 
 void EventLoop::run() {
   epoll_event events[kBatch];
+  if (ring_) ring_->start();
   for (;;) {
     run_tasks();
     if (finishing_ && tasks_.empty() && deadlines_.empty()) {
@@ -105,9 +110,17 @@ void EventLoop::run() {
       std::lock_guard<std::mutex> lock(remote_mutex_);
       if (!remote_tasks_.empty()) continue;
       closed_ = true;
+      if (ring_) ring_->stop();
       return;
     }
-    int count = epoll_wait(epoll_fd_, events, kBatch, wait_timeout());
+    int count = 0;
+    if (ring_ && ring_->busy()) {
+      // Ring completions are handled in there; the epoll set only looked at
+      // when it has something.
+      if (ring_->run_once(epoll_fd_, wait_timeout())) count = epoll_wait(epoll_fd_, events, kBatch, 0);
+    } else {
+      count = epoll_wait(epoll_fd_, events, kBatch, wait_timeout());
+    }
     if (count < 0 && errno != EINTR) checked(count, "epoll_wait");
     dispatching_ = true;
     for (int i = 0; i < count; ++i) {

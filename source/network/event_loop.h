@@ -3,6 +3,10 @@
 // wakes for tasks posted from other threads. A wake-up therefore costs one
 // system call, as in nginx; waiting for readiness costs none (a socket
 // joins the set once, and a wait is a flag check and a stored callback).
+// Where the kernel allows, plain sockets skip epoll and their system calls
+// altogether: their reads and writes go through the loop's io_uring
+// (IoRing), and while it has operations in flight the loop sleeps in
+// io_uring_enter, which also submits them and watches the epoll set.
 // Everything but post_from_any_thread() and finish() runs on the loop's
 // thread.
 #pragma once
@@ -16,12 +20,14 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <vector>
 
 namespace wsproxy::network {
 
 class Timer;
+class IoRing;
 
 // What waits and timers pass to handlers they end early (Asio's
 // operation_aborted).
@@ -37,7 +43,9 @@ class EventLoop {
   };
   using Task = std::function<void()>;
 
-  EventLoop();
+  // `io_uring`: carry plain sockets on an io_uring if the kernel offers
+  // one (else, and with false, epoll serves every socket).
+  explicit EventLoop(bool io_uring = true);
   // Destroys what is still queued (tasks, timer handlers), which may end
   // the connections they hold; those may still use the loop meanwhile.
   ~EventLoop();
@@ -49,6 +57,9 @@ class EventLoop {
   // For a watcher whose descriptor is being closed (closing takes it out of
   // the set): events for it already fetched are dropped.
   void forget(Watcher* watcher);
+
+  // Null when plain sockets use epoll.
+  IoRing* ring() const { return ring_.get(); }
 
   // Runs `task` after the handler now running returns, in posting order.
   void post(Task task);
@@ -76,6 +87,7 @@ class EventLoop {
 
   int epoll_fd_;
   int wake_fd_;  // eventfd: remote tasks and finish()
+  std::unique_ptr<IoRing> ring_;
   bool dispatching_ = false;
   std::vector<Watcher*> removed_;  // during a dispatch: skip their events
   std::deque<Task> tasks_;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "source/common/hex.h"
+#include "source/network/io_ring.h"
 #include "source/network/tls13_record_layer.h"
 #include "source/network/tls_errors.h"
 
@@ -264,6 +265,11 @@ Stream::Stream(EventLoop& loop, int fd, ssl_st* ssl) : loop_(loop), fd_(fd), ssl
     BIO_set_data(bio, this);
     SSL_set_bio(ssl_, bio, bio);
   }
+  if (ssl_ == nullptr && loop_.ring() != nullptr) {
+    ring_ = loop_.ring()->open_socket(fd_, this);
+    watched_ = true;
+    return;
+  }
   watched_ = loop_.add(fd_, this);
   if (!watched_) error_ = std::string("cannot watch the socket: ") + std::strerror(errno);
 }
@@ -494,6 +500,14 @@ IoResult Stream::tls_failure(int ret) {
   }
 }
 
+IoResult Stream::ring_result(ssize_t result, bool writing) {
+  if (result >= 0) {
+    if (result == 0 && !writing) return {Io::eof};
+    return {Io::done, static_cast<std::size_t>(result)};
+  }
+  return plain_failure(static_cast<int>(-result), writing);
+}
+
 IoResult Stream::plain_failure(int err, bool writing) {
   if (err == EAGAIN || err == EWOULDBLOCK) {
     (writing ? writable_ : readable_) = false;
@@ -525,6 +539,7 @@ IoResult Stream::connect(const sockaddr* address, socklen_t length) {
   if (::connect(fd_, address, length) == 0) return {Io::done};
   if (errno == EINPROGRESS || errno == EINTR) {
     writable_ = false;
+    if (ring_) ring_->poll(EPOLLOUT);
     return {Io::want_write};
   }
   error_ = std::strerror(errno);
@@ -579,6 +594,7 @@ IoResult Stream::read_some(char* data, std::size_t size) {
     if (ret == 1) return {Io::done, n};
     return tls_failure(ret);
   }
+  if (ring_) return ring_result(ring_->receive(data, size), false);
   if (!readable_) return {Io::want_read};
   for (;;) {
     ssize_t n = ::recv(fd_, data, size, 0);
@@ -607,6 +623,7 @@ IoResult Stream::write_some(const char* data, std::size_t size) {
     }
     return result;
   }
+  if (ring_) return ring_result(ring_->send(data, size), true);
   for (;;) {
     ssize_t n = ::send(fd_, data, size, MSG_NOSIGNAL);
     if (n >= 0) return {Io::done, static_cast<std::size_t>(n)};
@@ -615,6 +632,11 @@ IoResult Stream::write_some(const char* data, std::size_t size) {
 }
 
 IoResult Stream::splice_to_pipe(int pipe_write, std::size_t size) {
+  if (ring_ && ring_->receiving()) {
+    // What it brings comes first: its completion wakes the reader.
+    readable_ = false;
+    return {Io::want_read};
+  }
   if (!readable_) return {Io::want_read};
   for (;;) {
     ssize_t n = ::splice(fd_, nullptr, pipe_write, nullptr, size, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
@@ -622,15 +644,26 @@ IoResult Stream::splice_to_pipe(int pipe_write, std::size_t size) {
     // have run out), so it does not mark the socket empty.
     if (n > 0) return {Io::done, static_cast<std::size_t>(n)};
     if (n == 0) return {Io::eof};
-    if (errno != EINTR) return plain_failure(errno, false);
+    if (errno != EINTR) {
+      if (ring_ && errno == EAGAIN) ring_->poll(EPOLLIN);
+      return plain_failure(errno, false);
+    }
   }
 }
 
 IoResult Stream::splice_from_pipe(int pipe_read, std::size_t size) {
+  if (ring_ && ring_->output_pending()) {
+    writable_ = false;
+    ring_->wait_drained();
+    return {Io::want_write};
+  }
   for (;;) {
     ssize_t n = ::splice(pipe_read, nullptr, fd_, nullptr, size, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     if (n >= 0) return {Io::done, static_cast<std::size_t>(n)};
-    if (errno != EINTR) return plain_failure(errno, true);
+    if (errno != EINTR) {
+      if (ring_ && errno == EAGAIN) ring_->poll(EPOLLOUT);
+      return plain_failure(errno, true);
+    }
   }
 }
 
@@ -642,6 +675,7 @@ void Stream::emptied() {
 
 void Stream::shutdown_write() {
   if (fd_ < 0) return;
+  if (ring_) return ring_->shutdown_write();
   take_over_if_due();
   if (records_) {
     Records& r = *records_;
@@ -661,8 +695,13 @@ void Stream::shutdown_write() {
 
 void Stream::close() {
   if (fd_ < 0) return;
-  loop_.forget(this);
-  ::close(fd_);
+  if (ring_) {
+    ring_->close();
+    ring_ = nullptr;
+  } else {
+    loop_.forget(this);
+    ::close(fd_);
+  }
   fd_ = -1;
   // As Asio does: waits still pending complete with operation_aborted,
   // later, not from inside close().
@@ -677,6 +716,7 @@ void Stream::close() {
 }
 
 bool Stream::has_buffered_input() const {
+  if (ring_) return ring_->has_input();
   if (records_) return records_->plain_size > 0 || records_->next_record_body() > 0;
   return ssl_ != nullptr && SSL_has_pending(ssl_) == 1;
 }

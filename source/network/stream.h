@@ -9,6 +9,11 @@
 // emptied; edge-triggered epoll reports whatever comes next), so the read
 // that would only say EAGAIN is never made.
 //
+// A plain stream on a loop with an io_uring (EventLoop::ring()) keeps this
+// interface but reads and writes through the ring (RingSocket): a read
+// that finds nothing arms a receive and says want_read, a write is taken
+// into the socket's send buffer and sent with the loop's next submission.
+//
 // A TLS stream whose context has enable_tls13_takeover() runs the TLS 1.3
 // record layer itself once the handshake is over (Tls13RecordLayer)
 // and frees OpenSSL's per-connection state at its first read or write
@@ -52,6 +57,8 @@ struct IoResult {
   std::size_t bytes = 0;
 };
 
+class RingSocket;
+
 class Stream : private EventLoop::Watcher {
  public:
   using WaitHandler = std::function<void(const boost::system::error_code&)>;
@@ -91,7 +98,10 @@ class Stream : private EventLoop::Watcher {
   // the pipe whose write end is `pipe_write` (Io::eof at the end of the
   // stream), or from the pipe whose read end is `pipe_read` into the
   // socket. When splicing into it the pipe must be empty (so a would-block
-  // result concerns the socket, not a full pipe).
+  // result concerns the socket, not a full pipe); bytes in
+  // has_buffered_input() must be read first; splicing from the socket
+  // waits (want_read) while a ring receive is armed, and into it while
+  // written bytes are still unsent.
   IoResult splice_to_pipe(int pipe_write, std::size_t size);
   IoResult splice_from_pipe(int pipe_read, std::size_t size);
   // Ends the sending direction (TLS close_notify, then TCP FIN); the other
@@ -102,7 +112,7 @@ class Stream : private EventLoop::Watcher {
   bool is_open() const { return fd_ >= 0; }
 
   // True if bytes already read from the socket wait to be returned (TLS
-  // records decrypted or read ahead); a plain stream never has any.
+  // records decrypted or read ahead, or what a ring receive brought).
   bool has_buffered_input() const;
   // The TLS server name (SNI) the client asked for; empty if none.
   std::string_view server_name() const;
@@ -152,10 +162,13 @@ class Stream : private EventLoop::Watcher {
   void emptied();
   IoResult tls_failure(int ret);
   IoResult plain_failure(int err, bool writing);
+  // A RingSocket's result: bytes, 0 (end of stream when reading) or -errno.
+  IoResult ring_result(ssize_t result, bool writing);
 
   EventLoop& loop_;
   int fd_;
   ssl_st* ssl_;
+  RingSocket* ring_ = nullptr;  // a plain stream's socket on the loop's ring
   std::unique_ptr<Takeover> takeover_;
   std::unique_ptr<Records> records_;
   bool watched_ = false;

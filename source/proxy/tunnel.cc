@@ -171,6 +171,7 @@ void Tunnel::run(Direction& d, std::shared_ptr<void> keep_alive) {
     // Payload whose length is known moves through a pipe; the rest, and
     // every frame header, through the buffer, where it is followed.
     bool spliced = plain_ && d.closing != Closing::draining && d.frames.payload_left() >= kSpliceAtLeast &&
+                   !d.src.has_buffered_input() &&
                    (d.pipe || (d.pipe = pipes_.acquire()));
     network::IoResult r;
     if (spliced) {

@@ -15,6 +15,9 @@
 ABSL_FLAG(std::string, config, "", "Path of the proto-text configuration file (required).");
 ABSL_FLAG(bool, validate, false, "Check the configuration, print the result and exit: 0 if valid, 1 if not.");
 ABSL_FLAG(int, concurrency, 0, "Worker threads. Default: the number of CPU cores.");
+ABSL_FLAG(bool, io_uring, true,
+          "Carry plain (ws://) sockets' reads and writes on an io_uring per worker, where the kernel offers one "
+          "(Linux 6.1+); false: epoll for every socket.");
 ABSL_FLAG(std::string, log_level, "info", "Lowest level of process log lines: debug, info, warn or error.");
 
 int main(int argc, char** argv) {
@@ -42,6 +45,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "wsproxy: --concurrency must be between 1 and 256\n");
     return 1;
   }
+  options.io_uring = absl::GetFlag(FLAGS_io_uring);
   options.concurrency = concurrency > 0 ? concurrency : std::max(1u, std::thread::hardware_concurrency());
 
   if (absl::GetFlag(FLAGS_validate)) return wsproxy::server::validate_config_file(options);

@@ -127,7 +127,7 @@ int Server::run() {
   }
 
   for (std::size_t i = 0; i < options_.concurrency; ++i) {
-    workers_.push_back(std::make_unique<Worker>(i + 1, *access_log_, limits_));
+    workers_.push_back(std::make_unique<Worker>(i + 1, options_.io_uring, *access_log_, limits_));
   }
   const auto& protos = snapshot->config.bootstrap.listeners();
   for (std::size_t l = 0; l < snapshot->listeners.size(); ++l) {
@@ -165,7 +165,12 @@ int Server::run() {
   log::info("wsproxy " + std::string(kVersion) + " started: " + std::to_string(snapshot->listeners.size()) +
             " listener(s), " + std::to_string(snapshot->clusters.size()) + " cluster(s), " +
             std::to_string(workers_.size()) + " worker(s), at most " + std::to_string(limits_.max_connections.load()) +
-            " connections, config version 1");
+            " connections, config version 1, plain sockets on " +
+            (workers_.front()->uses_io_uring() ? "io_uring" : "epoll"));
+  if (options_.io_uring && !workers_.front()->uses_io_uring()) {
+    log::warn("io_uring is not available here (it needs Linux 6.1+ and may be blocked by seccomp): plain sockets "
+              "use epoll");
+  }
   auto guard = boost::asio::make_work_guard(main_io_);
   main_io_.run();
   log::info("wsproxy stopped");

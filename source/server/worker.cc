@@ -10,9 +10,9 @@
 
 namespace wsproxy::server {
 
-Worker::Worker(std::size_t index, proxy::AccessLog& access_log, proxy::ProcessLimits& limits)
+Worker::Worker(std::size_t index, bool io_uring, proxy::AccessLog& access_log, proxy::ProcessLimits& limits)
     : index_(index),
-      loop_(std::make_unique<network::EventLoop>()),
+      loop_(std::make_unique<network::EventLoop>(io_uring)),
       context_(*loop_, access_log, limits) {}
 
 Worker::~Worker() {

@@ -21,12 +21,15 @@ namespace wsproxy::server {
 
 class Worker {
  public:
-  // `index` starts at 1 (0 is the main thread's stats shard).
-  Worker(std::size_t index, proxy::AccessLog& access_log, proxy::ProcessLimits& limits);
+  // `index` starts at 1 (0 is the main thread's stats shard). `io_uring`:
+  // see EventLoop.
+  Worker(std::size_t index, bool io_uring, proxy::AccessLog& access_log, proxy::ProcessLimits& limits);
   ~Worker();
 
   // Runs the thread.
   void start();
+  // Plain sockets go through an io_uring (else epoll).
+  bool uses_io_uring() const { return loop_->ring() != nullptr; }
   // Runs `task` on the worker's thread and waits for it. Before start(),
   // or after the thread has ended, runs it on the caller's thread.
   void run_sync(const std::function<void()>& task);

@@ -1,4 +1,4 @@
-// Streams over plain sockets: readiness kept without system calls (a short
+// Streams over plain sockets on epoll: readiness kept without system calls (a short
 // read marks the socket empty; an event marks it readable again), and a
 // socket the event loop refuses.
 #include "source/network/stream.h"
@@ -16,7 +16,7 @@ namespace wsproxy::network {
 namespace {
 
 TEST(StreamTest, AShortReadMarksTheSocketEmptyUntilItsNextEvent) {
-  EventLoop loop;
+  EventLoop loop(/*io_uring=*/false);
   int fds[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
   Stream stream(loop, fds[0]);
@@ -49,7 +49,7 @@ TEST(StreamTest, AShortReadMarksTheSocketEmptyUntilItsNextEvent) {
 }
 
 TEST(StreamTest, ASocketTheLoopRefusesIsUnusableAndSaysWhy) {
-  EventLoop loop;
+  EventLoop loop(/*io_uring=*/false);
   // epoll cannot poll /dev/null (EPERM), as it refuses a socket when out of
   // memory or watches.
   int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
