@@ -3,10 +3,11 @@
 // wakes for tasks posted from other threads. A wake-up therefore costs one
 // system call, as in nginx; waiting for readiness costs none (a socket
 // joins the set once, and a wait is a flag check and a stored callback).
-// Where the kernel allows, plain sockets skip epoll and their system calls
-// altogether: their reads and writes go through the loop's io_uring
+// Where the kernel allows, streams' sockets skip epoll and their system
+// calls altogether: their reads and writes go through the loop's io_uring
 // (IoRing), and while it has operations in flight the loop sleeps in
-// io_uring_enter, which also submits them and watches the epoll set.
+// io_uring_enter, which also submits them and watches the epoll set (then
+// left with listening sockets and the wake-up descriptor).
 // Everything but post_from_any_thread() and finish() runs on the loop's
 // thread.
 #pragma once
@@ -43,7 +44,7 @@ class EventLoop {
   };
   using Task = std::function<void()>;
 
-  // `io_uring`: carry plain sockets on an io_uring if the kernel offers
+  // `io_uring`: carry streams' sockets on an io_uring if the kernel offers
   // one (else, and with false, epoll serves every socket).
   explicit EventLoop(bool io_uring = true);
   // Destroys what is still queued (tasks, timer handlers), which may end
@@ -58,7 +59,7 @@ class EventLoop {
   // the set): events for it already fetched are dropped.
   void forget(Watcher* watcher);
 
-  // Null when plain sockets use epoll.
+  // Null when streams use epoll.
   IoRing* ring() const { return ring_.get(); }
 
   // Runs `task` after the handler now running returns, in posting order.

@@ -1,4 +1,4 @@
-// The worker's io_uring, which carries plain sockets' reads and writes
+// The worker's io_uring, which carries its streams' socket reads and writes
 // without a system call each: every operation prepared while handlers run
 // goes to the kernel with the event loop's one io_uring_enter per round,
 // which also waits for their completions. A receive takes its buffer from
@@ -60,7 +60,8 @@ class RingSocket {
   friend class IoRing;
   enum Kind : uint8_t { kReceive, kSend, kPollIn, kPollOut };
 
-  RingSocket(IoRing& ring, int fd, EventLoop::Watcher* watcher) : ring_(ring), fd_(fd), watcher_(watcher) {}
+  RingSocket(IoRing& ring, int fd, EventLoop::Watcher* watcher, std::size_t receive_size)
+      : ring_(ring), fd_(fd), watcher_(watcher), receive_size_(static_cast<unsigned>(receive_size)) {}
   uint64_t user_data(Kind kind) const { return reinterpret_cast<uintptr_t>(this) | kind; }
   void arm_receive();
   void submit_send();
@@ -73,6 +74,7 @@ class RingSocket {
   IoRing& ring_;
   int fd_;
   EventLoop::Watcher* watcher_;  // null once closed
+  unsigned receive_size_;
   uint8_t in_flight_ = 0;        // one bit per Kind
   int error_ = 0;                // sticky: the first failure of a receive or send
   bool at_end_ = false;
@@ -89,6 +91,9 @@ class RingSocket {
 
 class IoRing {
  public:
+  // Receive buffers (and send buffers): two TLS records.
+  static constexpr std::size_t kBufferSize = 32768;
+
   // Null if the kernel offers no io_uring with what this needs (single
   // issuer, deferred task running, buffer rings: Linux 6.1), or refuses
   // it (seccomp in some containers); the loop then uses epoll alone.
@@ -97,8 +102,9 @@ class IoRing {
   IoRing(const IoRing&) = delete;
   IoRing& operator=(const IoRing&) = delete;
 
-  // Events of the new socket go to `watcher`.
-  RingSocket* open_socket(int fd, EventLoop::Watcher* watcher);
+  // Events of the new socket go to `watcher`; a receive takes at most
+  // `receive_size` bytes (up to kBufferSize).
+  RingSocket* open_socket(int fd, EventLoop::Watcher* watcher, std::size_t receive_size);
 
   // On the loop's thread, which from then on is the only one to submit.
   void start();
@@ -116,7 +122,6 @@ class IoRing {
  private:
   friend class RingSocket;
   static constexpr unsigned kBuffers = 64;
-  static constexpr std::size_t kBufferSize = 16384;
 
   IoRing() = default;
   // A submission slot; submits to make room when the queue is full. Null

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "source/common/hex.h"
+#include "source/network/buffer_pool.h"
 #include "source/network/io_ring.h"
 #include "source/network/tls13_record_layer.h"
 #include "source/network/tls_errors.h"
@@ -188,27 +189,22 @@ int Stream::bio_read(BIO* bio, char* data, int size) {
     if (t->staged_at == t->staged_end && !t->handshake_done) {
       // Read what is there into the stage; OpenSSL (read-ahead off) asks
       // for a record header, then its body.
-      if (!stream->readable_) {
+      if (stream->known_empty()) {
         BIO_set_retry_read(bio);
         return -1;
       }
       if (!t->staged) t->staged = acquire_record_buffer();
-      for (;;) {
-        ssize_t n = ::recv(stream->fd_, t->staged.get(), kRecordInputSize, 0);
-        if (n > 0) {
-          if (static_cast<std::size_t>(n) < kRecordInputSize) stream->emptied();
-          t->staged_at = 0;
-          t->staged_end = static_cast<std::size_t>(n);
-          break;
-        }
-        if (n < 0 && errno == EINTR) continue;
+      ssize_t n = stream->socket_recv(t->staged.get(), kRecordInputSize);
+      if (n <= 0) {
         int error = errno;
         release_record_buffer(std::move(t->staged));
         if (n == 0) return 0;
-        if (error == EAGAIN || error == EWOULDBLOCK) BIO_set_retry_read(bio);
+        if (error == EAGAIN) BIO_set_retry_read(bio);
         errno = error;
         return -1;
       }
+      t->staged_at = 0;
+      t->staged_end = static_cast<std::size_t>(n);
     }
     if (t->staged_at < t->staged_end) {
       std::size_t n = std::min(static_cast<std::size_t>(size), t->staged_end - t->staged_at);
@@ -223,34 +219,51 @@ int Stream::bio_read(BIO* bio, char* data, int size) {
       return static_cast<int>(n);
     }
   }
-  if (!stream->readable_) {
-    BIO_set_retry_read(bio);
-    return -1;
-  }
-  for (;;) {
-    ssize_t n = ::recv(stream->fd_, data, static_cast<size_t>(size), 0);
-    if (n >= 0) {
-      if (n > 0 && n < size) stream->emptied();
-      return static_cast<int>(n);
-    }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_read(bio);
-    return -1;
-  }
+  ssize_t n = stream->socket_recv(data, static_cast<std::size_t>(size));
+  if (n < 0 && errno == EAGAIN) BIO_set_retry_read(bio);
+  return static_cast<int>(n);
 }
 
 int Stream::bio_write(BIO* bio, const char* data, int size) {
   auto* stream = static_cast<Stream*>(BIO_get_data(bio));
   BIO_clear_retry_flags(bio);
-  for (;;) {
-    ssize_t n = ::send(stream->fd_, data, static_cast<size_t>(size), MSG_NOSIGNAL);
-    if (n >= 0) {
-      if (stream->takeover_) stream->takeover_->scan_output(reinterpret_cast<const unsigned char*>(data), n);
-      return static_cast<int>(n);
-    }
-    if (errno == EINTR) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) BIO_set_retry_write(bio);
+  ssize_t n = stream->socket_send(data, static_cast<std::size_t>(size));
+  if (n >= 0 && stream->takeover_) stream->takeover_->scan_output(reinterpret_cast<const unsigned char*>(data), n);
+  if (n < 0 && errno == EAGAIN) BIO_set_retry_write(bio);
+  return static_cast<int>(n);
+}
+
+bool Stream::known_empty() const { return ring_ == nullptr && !readable_; }
+
+ssize_t Stream::socket_recv(void* data, std::size_t size) {
+  if (ring_) {
+    ssize_t n = ring_->receive(static_cast<char*>(data), size);
+    if (n >= 0) return n;
+    if (n == -EAGAIN) readable_ = false;
+    errno = static_cast<int>(-n);
     return -1;
+  }
+  if (!readable_) {
+    errno = EAGAIN;
+    return -1;
+  }
+  for (;;) {
+    ssize_t n = ::recv(fd_, data, size, 0);
+    if (n > 0 && static_cast<std::size_t>(n) < size) emptied();
+    if (n >= 0 || errno != EINTR) return n;
+  }
+}
+
+ssize_t Stream::socket_send(const void* data, std::size_t size) {
+  if (ring_) {
+    ssize_t n = ring_->send(static_cast<const char*>(data), size);
+    if (n >= 0) return n;
+    errno = static_cast<int>(-n);
+    return -1;
+  }
+  for (;;) {
+    ssize_t n = ::send(fd_, data, size, MSG_NOSIGNAL);
+    if (n >= 0 || errno != EINTR) return n;
   }
 }
 
@@ -265,8 +278,11 @@ Stream::Stream(EventLoop& loop, int fd, ssl_st* ssl) : loop_(loop), fd_(fd), ssl
     BIO_set_data(bio, this);
     SSL_set_bio(ssl_, bio, bio);
   }
-  if (ssl_ == nullptr && loop_.ring() != nullptr) {
-    ring_ = loop_.ring()->open_socket(fd_, this);
+  if (loop_.ring() != nullptr) {
+    // TLS reads take whole records (up to 16 KiB and a header); a plain
+    // stream's reader takes 16 KiB at a time and splices larger payloads,
+    // so reading more ahead would only copy what could have been spliced.
+    ring_ = loop_.ring()->open_socket(fd_, this, ssl_ != nullptr ? IoRing::kBufferSize : BufferPool::kBufferSize);
     watched_ = true;
     return;
   }
@@ -374,7 +390,7 @@ IoResult Stream::read_records(char* data, std::size_t size) {
 
 IoResult Stream::fill_records() {
   Records& r = *records_;
-  if (!readable_) return {Io::want_read};
+  if (known_empty()) return {Io::want_read};
   if (!r.in) {
     r.in = acquire_record_buffer();
   } else if (r.begin > 0) {
@@ -383,24 +399,20 @@ IoResult Stream::fill_records() {
     r.begin = 0;
   }
   std::size_t room = kRecordInputSize - r.end;
-  for (;;) {
-    ssize_t n = ::recv(fd_, r.in.get() + r.end, room, 0);
-    if (n > 0) {
-      if (static_cast<std::size_t>(n) < room) emptied();
-      r.end += static_cast<std::size_t>(n);
-      return {Io::done};
-    }
-    if (n == 0) {
-      if (r.begin == r.end) return {Io::eof};
-      error_ = "the connection was closed in the middle of a TLS record";
-      r.failed = true;
-      return {Io::error};
-    }
-    if (errno != EINTR) {
-      r.failed = true;
-      return plain_failure(errno, false);
-    }
+  ssize_t n = socket_recv(r.in.get() + r.end, room);
+  if (n > 0) {
+    r.end += static_cast<std::size_t>(n);
+    return {Io::done};
   }
+  if (n == 0) {
+    if (r.begin == r.end) return {Io::eof};
+    error_ = "the connection was closed in the middle of a TLS record";
+    r.failed = true;
+    return {Io::error};
+  }
+  IoResult failure = plain_failure(errno, false);
+  if (failure.status == Io::error) r.failed = true;
+  return failure;
 }
 
 IoResult Stream::write_records(const char* data, std::size_t size) {
@@ -423,10 +435,10 @@ IoResult Stream::write_records(const char* data, std::size_t size) {
   }
   std::size_t sent = 0;
   while (sent < length) {
-    ssize_t n = ::send(fd_, sealed + sent, length - sent, MSG_NOSIGNAL);
+    ssize_t n = socket_send(sealed + sent, length - sent);
     if (n >= 0) {
       sent += static_cast<std::size_t>(n);
-    } else if (errno != EINTR) {
+    } else {
       IoResult failure = plain_failure(errno, true);
       if (failure.status == Io::error) {
         r.failed = true;
@@ -449,12 +461,11 @@ IoResult Stream::write_records(const char* data, std::size_t size) {
 IoResult Stream::flush_records() {
   Records& r = *records_;
   while (r.out_at < r.out_end) {
-    ssize_t n = ::send(fd_, r.out.get() + r.out_at, r.out_end - r.out_at, MSG_NOSIGNAL);
+    ssize_t n = socket_send(r.out.get() + r.out_at, r.out_end - r.out_at);
     if (n >= 0) {
       r.out_at += static_cast<std::size_t>(n);
       continue;
     }
-    if (errno == EINTR) continue;
     IoResult failure = plain_failure(errno, true);
     if (failure.status == Io::error) r.failed = true;
     return failure;
@@ -470,7 +481,7 @@ IoResult Stream::fail_records(std::size_t delivered) {
   if (!r.out) {
     unsigned char alert[Tls13RecordLayer::kSealOverhead];
     std::size_t n = r.layer->seal_failure_alert(alert);
-    if (n > 0) ::send(fd_, alert, n, MSG_NOSIGNAL);  // best effort: the connection ends
+    if (n > 0) socket_send(alert, n);  // best effort: the connection ends
   }
   // What came before the bad record is the peer's: returned now, the
   // error with the next call.
@@ -498,14 +509,6 @@ IoResult Stream::tls_failure(int ret) {
       error_ = take_tls_error_text();
       return {Io::error};
   }
-}
-
-IoResult Stream::ring_result(ssize_t result, bool writing) {
-  if (result >= 0) {
-    if (result == 0 && !writing) return {Io::eof};
-    return {Io::done, static_cast<std::size_t>(result)};
-  }
-  return plain_failure(static_cast<int>(-result), writing);
 }
 
 IoResult Stream::plain_failure(int err, bool writing) {
@@ -594,17 +597,10 @@ IoResult Stream::read_some(char* data, std::size_t size) {
     if (ret == 1) return {Io::done, n};
     return tls_failure(ret);
   }
-  if (ring_) return ring_result(ring_->receive(data, size), false);
-  if (!readable_) return {Io::want_read};
-  for (;;) {
-    ssize_t n = ::recv(fd_, data, size, 0);
-    if (n > 0) {
-      if (static_cast<std::size_t>(n) < size) emptied();
-      return {Io::done, static_cast<std::size_t>(n)};
-    }
-    if (n == 0) return {Io::eof};
-    if (errno != EINTR) return plain_failure(errno, false);
-  }
+  ssize_t n = socket_recv(data, size);
+  if (n > 0) return {Io::done, static_cast<std::size_t>(n)};
+  if (n == 0) return {Io::eof};
+  return plain_failure(errno, false);
 }
 
 IoResult Stream::write_some(const char* data, std::size_t size) {
@@ -623,12 +619,9 @@ IoResult Stream::write_some(const char* data, std::size_t size) {
     }
     return result;
   }
-  if (ring_) return ring_result(ring_->send(data, size), true);
-  for (;;) {
-    ssize_t n = ::send(fd_, data, size, MSG_NOSIGNAL);
-    if (n >= 0) return {Io::done, static_cast<std::size_t>(n)};
-    if (errno != EINTR) return plain_failure(errno, true);
-  }
+  ssize_t n = socket_send(data, size);
+  if (n >= 0) return {Io::done, static_cast<std::size_t>(n)};
+  return plain_failure(errno, true);
 }
 
 IoResult Stream::splice_to_pipe(int pipe_write, std::size_t size) {
@@ -675,7 +668,6 @@ void Stream::emptied() {
 
 void Stream::shutdown_write() {
   if (fd_ < 0) return;
-  if (ring_) return ring_->shutdown_write();
   take_over_if_due();
   if (records_) {
     Records& r = *records_;
@@ -683,13 +675,14 @@ void Stream::shutdown_write() {
     if (!r.out && !r.failed) {
       unsigned char alert[Tls13RecordLayer::kSealOverhead];
       std::size_t n = r.layer->seal_close_notify(alert);
-      if (n > 0) ::send(fd_, alert, n, MSG_NOSIGNAL);
+      if (n > 0) socket_send(alert, n);
     }
   } else if (ssl_ != nullptr) {
     ERR_clear_error();
     SSL_shutdown(ssl_);
     ERR_clear_error();
   }
+  if (ring_) return ring_->shutdown_write();  // after what is still being sent
   ::shutdown(fd_, SHUT_WR);
 }
 
@@ -716,7 +709,7 @@ void Stream::close() {
 }
 
 bool Stream::has_buffered_input() const {
-  if (ring_) return ring_->has_input();
+  if (ring_ && ring_->has_input()) return true;
   if (records_) return records_->plain_size > 0 || records_->next_record_body() > 0;
   return ssl_ != nullptr && SSL_has_pending(ssl_) == 1;
 }

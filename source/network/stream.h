@@ -9,10 +9,11 @@
 // emptied; edge-triggered epoll reports whatever comes next), so the read
 // that would only say EAGAIN is never made.
 //
-// A plain stream on a loop with an io_uring (EventLoop::ring()) keeps this
-// interface but reads and writes through the ring (RingSocket): a read
-// that finds nothing arms a receive and says want_read, a write is taken
-// into the socket's send buffer and sent with the loop's next submission.
+// On a loop with an io_uring (EventLoop::ring()) a stream keeps this
+// interface but its socket reads and writes (its own, and OpenSSL's and the
+// record layer's under TLS) go through the ring (RingSocket): a read that
+// finds nothing arms a receive and says want_read, a write is taken into
+// the socket's send buffer and sent with the loop's next submission.
 //
 // A TLS stream whose context has enable_tls13_takeover() runs the TLS 1.3
 // record layer itself once the handshake is over (Tls13RecordLayer)
@@ -162,13 +163,19 @@ class Stream : private EventLoop::Watcher {
   void emptied();
   IoResult tls_failure(int ret);
   IoResult plain_failure(int err, bool writing);
-  // A RingSocket's result: bytes, 0 (end of stream when reading) or -errno.
-  IoResult ring_result(ssize_t result, bool writing);
+  // The socket's own bytes, for plain and TLS streams alike: recv/send on
+  // the descriptor, or through the ring. As recv/send: -1 with errno set,
+  // EAGAIN when it would block (a read then clears readable_).
+  ssize_t socket_recv(void* data, std::size_t size);
+  ssize_t socket_send(const void* data, std::size_t size);
+  // Known to have nothing to read, without asking (epoll streams only: a
+  // ring stream asks the ring, which arms a receive).
+  bool known_empty() const;
 
   EventLoop& loop_;
   int fd_;
   ssl_st* ssl_;
-  RingSocket* ring_ = nullptr;  // a plain stream's socket on the loop's ring
+  RingSocket* ring_ = nullptr;  // the socket on the loop's ring, if it has one
   std::unique_ptr<Takeover> takeover_;
   std::unique_ptr<Records> records_;
   bool watched_ = false;

@@ -16,7 +16,7 @@ ABSL_FLAG(std::string, config, "", "Path of the proto-text configuration file (r
 ABSL_FLAG(bool, validate, false, "Check the configuration, print the result and exit: 0 if valid, 1 if not.");
 ABSL_FLAG(int, concurrency, 0, "Worker threads. Default: the number of CPU cores.");
 ABSL_FLAG(bool, io_uring, true,
-          "Carry plain (ws://) sockets' reads and writes on an io_uring per worker, where the kernel offers one "
+          "Carry connections' reads and writes on an io_uring per worker, where the kernel offers one "
           "(Linux 6.1+); false: epoll for every socket.");
 ABSL_FLAG(std::string, log_level, "info", "Lowest level of process log lines: debug, info, warn or error.");
 

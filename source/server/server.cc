@@ -165,10 +165,10 @@ int Server::run() {
   log::info("wsproxy " + std::string(kVersion) + " started: " + std::to_string(snapshot->listeners.size()) +
             " listener(s), " + std::to_string(snapshot->clusters.size()) + " cluster(s), " +
             std::to_string(workers_.size()) + " worker(s), at most " + std::to_string(limits_.max_connections.load()) +
-            " connections, config version 1, plain sockets on " +
+            " connections, config version 1, sockets on " +
             (workers_.front()->uses_io_uring() ? "io_uring" : "epoll"));
   if (options_.io_uring && !workers_.front()->uses_io_uring()) {
-    log::warn("io_uring is not available here (it needs Linux 6.1+ and may be blocked by seccomp): plain sockets "
+    log::warn("io_uring is not available here (it needs Linux 6.1+ and may be blocked by seccomp): sockets "
               "use epoll");
   }
   auto guard = boost::asio::make_work_guard(main_io_);

@@ -32,7 +32,7 @@ namespace wsproxy::server {
 struct Options {
   std::string config_path;
   std::size_t concurrency = 1;  // worker threads
-  bool io_uring = true;         // plain sockets on an io_uring where the kernel allows
+  bool io_uring = true;         // connections' sockets on an io_uring where the kernel allows
 };
 
 // Loads and checks the config as the server would, printing the result;

@@ -28,7 +28,7 @@ class Worker {
 
   // Runs the thread.
   void start();
-  // Plain sockets go through an io_uring (else epoll).
+  // Connections' sockets go through an io_uring (else epoll).
   bool uses_io_uring() const { return loop_->ring() != nullptr; }
   // Runs `task` on the worker's thread and waits for it. Before start(),
   // or after the thread has ended, runs it on the caller's thread.

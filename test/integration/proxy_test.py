@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """wsproxy relaying plain ws:// traffic end to end: messages of every size,
 concurrency, subprotocols, close codes, ping, forwarded headers, timeouts,
-and the HTTP errors a client gets when a connection cannot be proxied."""
+and the HTTP errors a client gets when a connection cannot be proxied.
+All of it twice: with the sockets on each worker's io_uring (the default),
+and on epoll alone (--io_uring=false)."""
 
 import asyncio
 import os
@@ -19,9 +21,10 @@ SIZES = [0, 1, 125, 126, 65535, 65536, 1 << 20]
 
 class ProxyTestCase(unittest.IsolatedAsyncioTestCase):
     proxies = None
+    proxy_args = ()
 
     def start_proxy(self, config):
-        proxy = Proxy(config)
+        proxy = Proxy(config, args=self.proxy_args)
         self.addCleanup(self._stop, proxy)
         return proxy
 
@@ -31,6 +34,15 @@ class ProxyTestCase(unittest.IsolatedAsyncioTestCase):
 
 
 class RelayTest(ProxyTestCase):
+    backend = "io_uring"
+
+    async def test_the_startup_line_names_the_socket_backend(self):
+        async with EchoUpstream() as upstream:
+            proxy = self.start_proxy(listener() + cluster(port=upstream.port))
+            harness.wait_until(lambda: " started: " in proxy.log(), 10, "the startup line")
+            self.assertIn(f"sockets on {self.backend}\n", proxy.log())
+            self.assertEqual(await harness.echo_roundtrip(proxy.url("/")), "still alive")
+
     async def test_text_and_binary_messages_of_every_size_arrive_intact(self):
         async with EchoUpstream(compression=None) as upstream:
             proxy = self.start_proxy(listener() + cluster(port=upstream.port))
@@ -409,6 +421,12 @@ class UpstreamFailureTest(ProxyTestCase):
             await harness.async_wait_until(
                 lambda: sum(1 for e in proxy.access_log() if e["status"] == 101) == 2, 10, "both to close")
             self.assertEqual(await harness.echo_roundtrip(proxy.url()), "still alive")
+
+
+class RelayOnEpollTest(RelayTest):
+    """Every relay case again with --io_uring=false: epoll for every socket."""
+    proxy_args = ("--io_uring=false",)
+    backend = "epoll"
 
 
 if __name__ == "__main__":
