@@ -27,6 +27,9 @@ constexpr uint16_t kBufferGroup = 0;
 constexpr uint64_t kEpollReady = 1;
 constexpr uint64_t kKindMask = 7;
 constexpr std::size_t kIdleOutputs = 64;
+// How long a closed socket may take to send what was written before its
+// close (a peer that stopped reading gets no more than this).
+__kernel_timespec kLinger{10, 0};
 
 void* map_anonymous(std::size_t bytes) {
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -85,7 +88,10 @@ IoRing::~IoRing() {
     if (!started_ && enable_rings(ring_.get()) == 0) io_uring_submit(ring_.get());
     io_uring_queue_exit(ring_.get());  // cancels what is still in flight
   }
-  for (RingSocket* socket : closed_) delete socket;
+  for (RingSocket* socket : closed_) {
+    if (socket->fd_ >= 0) ::close(socket->fd_);  // still sending when the loop ended
+    delete socket;
+  }
   for (RingSocket* socket : retired_) delete socket;
   if (buffers_ != nullptr) munmap(buffers_, kBuffers * kBufferSize);
   if (buffer_ring_ != nullptr) munmap(buffer_ring_, buffer_ring_bytes_);
@@ -149,7 +155,11 @@ bool IoRing::run_once(int epoll_fd, int timeout_ms) {
     std::fprintf(stderr, "wsproxy: io_uring_enter: %s\n", std::strerror(-ret));
     std::abort();
   }
-  for (RingSocket* socket : retired) delete socket;
+  if (io_uring_sq_ready(ring_.get()) == 0) {
+    for (RingSocket* socket : retired) delete socket;
+  } else {
+    retired_.insert(retired_.end(), retired.begin(), retired.end());  // not taken yet: next time
+  }
 
   bool epoll_ready = false;
   struct Completion {
@@ -176,6 +186,11 @@ bool IoRing::run_once(int epoll_fd, int timeout_ms) {
       socket->complete(static_cast<RingSocket::Kind>(c.user_data & kKindMask), c.result, c.flags);
     }
   }
+  // A reader that did not take everything (or nothing: a wait left to
+  // expire) must not keep a shared buffer for as long as it pauses: when
+  // every buffer is held, every other socket's receive starves.
+  for (RingSocket* socket : holding_) socket->keep_input();
+  holding_.clear();
   return epoll_ready;
 }
 
@@ -183,15 +198,12 @@ void IoRing::recycle(int id) {
   io_uring_buf_ring_add(buffer_ring_, buffer(id), kBufferSize, static_cast<unsigned short>(id),
                         io_uring_buf_ring_mask(kBuffers), 0);
   io_uring_buf_ring_advance(buffer_ring_, 1);
-  // A receive that found no buffer can have this one.
-  if (!starved_.empty()) {
-    RingSocket* socket = starved_.back();
-    starved_.pop_back();
-    socket->starved_ = false;
-    socket->arm_receive();
+  // The receive that found no buffer first can have this one.
+  if (!starved_.empty() && starved_.front()->arm_receive()) {
+    starved_.front()->starved_ = false;
+    starved_.pop_front();
   }
 }
-
 
 std::unique_ptr<char[]> IoRing::acquire_output() {
   if (idle_outputs_.empty()) return std::unique_ptr<char[]>(new char[kBufferSize]);
@@ -218,6 +230,16 @@ ssize_t RingSocket::receive(char* data, std::size_t size) {
     if (in_at_ == in_end_) release_input();
     return static_cast<ssize_t>(n);
   }
+  if (kept_at_ < kept_.size()) {
+    std::size_t n = std::min(size, kept_.size() - kept_at_);
+    std::memcpy(data, kept_.data() + kept_at_, n);
+    kept_at_ += n;
+    if (kept_at_ == kept_.size()) {
+      std::string().swap(kept_);
+      kept_at_ = 0;
+    }
+    return static_cast<ssize_t>(n);
+  }
   if (error_ != 0) return -error_;
   if (at_end_) return 0;
   if (!receiving()) arm_receive();
@@ -240,18 +262,16 @@ ssize_t RingSocket::send(const char* data, std::size_t size) {
   return error_ != 0 ? -error_ : static_cast<ssize_t>(n);
 }
 
-void RingSocket::poll(uint32_t event) {
+bool RingSocket::poll(uint32_t event) {
   Kind kind = event == EPOLLIN ? kPollIn : kPollOut;
-  if (in_flight_ & (1u << kind)) return;
+  if (in_flight_ & (1u << kind)) return true;
   io_uring_sqe* sqe = ring_.slot();
-  if (sqe == nullptr) {
-    error_ = EBUSY;
-    return;
-  }
+  if (sqe == nullptr) return false;
   io_uring_prep_poll_add(sqe, fd_, event == EPOLLIN ? POLLIN | POLLRDHUP : POLLOUT);
   io_uring_sqe_set_data64(sqe, user_data(kind));
   in_flight_ |= 1u << kind;
   ++ring_.in_flight_;
+  return true;
 }
 
 void RingSocket::wait_drained() {
@@ -273,40 +293,48 @@ void RingSocket::shutdown_write() {
 void RingSocket::close() {
   watcher_ = nullptr;
   release_input();
+  std::string().swap(kept_);
   if (starved_) {
     ring_.starved_.erase(std::find(ring_.starved_.begin(), ring_.starved_.end(), this));
     starved_ = false;
   }
+  // Bytes write() took are the caller's to believe sent, as the kernel's
+  // would be after close(2): the socket stays open until they are out
+  // (or kLinger passes without the peer taking them). A send in flight is
+  // cancelled and sent again with that time limit.
+  lingering_ = output_pending() && error_ == 0;
   // Queued behind this socket's operations, the cancels and the close run
   // after them: a send prepared this round still goes out if the socket
   // takes it now, and the descriptor stays open (its number not reused)
   // until then.
-  bool closed = false;
-  if (!ring_.stopped_) {
-    for (Kind kind : {kReceive, kSend, kPollIn, kPollOut}) {
-      if (!(in_flight_ & (1u << kind))) continue;
-      if (io_uring_sqe* sqe = ring_.slot()) {
-        io_uring_prep_cancel64(sqe, user_data(kind), 0);
-        quietly(sqe);
-      }
-    }
+  for (Kind kind : {kReceive, kSend, kPollIn, kPollOut}) {
+    if (!(in_flight_ & (1u << kind))) continue;
     if (io_uring_sqe* sqe = ring_.slot()) {
-      io_uring_prep_close(sqe, fd_);
+      io_uring_prep_cancel64(sqe, user_data(kind), 0);
       quietly(sqe);
-      closed = true;
     }
   }
-  if (!closed) ::close(fd_);
-  fd_ = -1;
+  if (!lingering_) close_descriptor();
   if (in_flight_ == 0 && !completing_) return ring_.retire(this);
   ring_.closed_.insert(this);
 }
 
-void RingSocket::arm_receive() {
+void RingSocket::close_descriptor() {
+  io_uring_sqe* sqe = ring_.slot();
+  if (sqe == nullptr) {
+    ::close(fd_);
+  } else {
+    io_uring_prep_close(sqe, fd_);
+    quietly(sqe);
+  }
+  fd_ = -1;
+}
+
+bool RingSocket::arm_receive() {
   io_uring_sqe* sqe = ring_.slot();
   if (sqe == nullptr) {
     error_ = EBUSY;
-    return;
+    return false;
   }
   io_uring_prep_recv(sqe, fd_, nullptr, receive_size_, 0);
   sqe->flags |= IOSQE_BUFFER_SELECT;
@@ -315,6 +343,7 @@ void RingSocket::arm_receive() {
   io_uring_sqe_set_data64(sqe, user_data(kReceive));
   in_flight_ |= 1u << kReceive;
   ++ring_.in_flight_;
+  return true;
 }
 
 void RingSocket::submit_send() {
@@ -328,6 +357,13 @@ void RingSocket::submit_send() {
   in_flight_ |= 1u << kSend;
   ++ring_.in_flight_;
   out_sending_ = out_end_;
+  if (!lingering_) return;
+  sqe->flags |= IOSQE_IO_LINK;
+  if (io_uring_sqe* limit = ring_.slot()) {
+    io_uring_prep_link_timeout(limit, &kLinger, 0);
+    io_uring_sqe_set_data64(limit, 0);  // fired (-ETIME) or not needed (-ECANCELED): nothing to do
+  }
+  linger_limited_ = true;
 }
 
 void RingSocket::complete(Kind kind, int result, uint32_t flags) {
@@ -357,6 +393,7 @@ void RingSocket::complete_receive(int result, uint32_t flags) {
       in_buffer_ = id;
       in_at_ = 0;
       in_end_ = static_cast<std::size_t>(result);
+      ring_.holding_.push_back(this);
     } else {
       ring_.recycle(id);
     }
@@ -368,10 +405,10 @@ void RingSocket::complete_receive(int result, uint32_t flags) {
     ring_.starved_.push_back(this);
     return;
   }
-  if (result == -EINTR || result == -EAGAIN) return arm_receive();
+  if ((result == -EINTR || result == -EAGAIN) && arm_receive()) return;
   if (result == 0) at_end_ = true;
-  if (result < 0) error_ = -result;
-  notify(result < 0 ? EPOLLIN | EPOLLERR : EPOLLIN);
+  if (result < 0 && error_ == 0) error_ = -result;
+  notify(error_ != 0 ? EPOLLIN | EPOLLERR : EPOLLIN);
 }
 
 void RingSocket::complete_send(int result) {
@@ -380,10 +417,27 @@ void RingSocket::complete_send(int result) {
   } else if (result != -EINTR && result != -EAGAIN && error_ == 0) {
     error_ = result < 0 ? -result : EPIPE;
   }
-  if (watcher_ == nullptr || error_ != 0) {
+  if (watcher_ == nullptr) {
+    // Closed: send the rest under the time limit, then close. A send
+    // cancelled at close is sent again; one the limit cancelled is not.
+    bool cancelled_by_close = result == -ECANCELED && !linger_limited_;
+    if (lingering_ && out_at_ < out_end_ && (error_ == 0 || cancelled_by_close)) {
+      error_ = 0;
+      submit_send();
+      if (in_flight_ & (1u << kSend)) return;
+    }
     out_at_ = out_sending_ = out_end_ = 0;
     ring_.release_output(std::move(out_));
-    if (watcher_ != nullptr && writer_waiting_) {
+    if (lingering_) {
+      lingering_ = false;
+      close_descriptor();
+    }
+    return;
+  }
+  if (error_ != 0) {
+    out_at_ = out_sending_ = out_end_ = 0;
+    ring_.release_output(std::move(out_));
+    if (writer_waiting_) {
       writer_waiting_ = false;
       notify(EPOLLOUT | EPOLLERR);
     }
@@ -400,6 +454,13 @@ void RingSocket::complete_send(int result) {
     writer_waiting_ = false;
     notify(EPOLLOUT);
   }
+}
+
+void RingSocket::keep_input() {
+  if (in_buffer_ < 0) return;
+  kept_.assign(ring_.buffer(in_buffer_) + in_at_, in_end_ - in_at_);
+  kept_at_ = 0;
+  release_input();
 }
 
 void RingSocket::release_input() {

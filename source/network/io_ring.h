@@ -14,7 +14,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <string>
 #include <unordered_set>
 #include <vector>
 
@@ -41,19 +43,21 @@ class RingSocket {
   // earlier send failed.
   ssize_t send(const char* data, std::size_t size);
   // Received bytes not yet returned by receive().
-  bool has_input() const { return in_buffer_ >= 0; }
+  bool has_input() const { return in_buffer_ >= 0 || kept_at_ < kept_.size(); }
   bool receiving() const { return starved_ || (in_flight_ & (1u << kReceive)); }
   // Bytes taken by send() and not yet sent.
   bool output_pending() const { return out_at_ != out_end_; }
   // Asks for one readiness event (EPOLLIN or EPOLLOUT), for callers that
-  // move data with system calls of their own (splice).
-  void poll(uint32_t event);
+  // move data with system calls of their own (splice). False if it cannot
+  // be queued.
+  [[nodiscard]] bool poll(uint32_t event);
   // The watcher hears EPOLLOUT once the pending output is all sent.
   void wait_drained();
   // Sends FIN once the pending output is out.
   void shutdown_write();
-  // Closes the socket: what a pending send has not taken is dropped, and
-  // other operations are cancelled. The pointer must not be used again.
+  // Closes the socket once what send() took is out (within 10 s; a peer
+  // that does not read loses the rest); other operations are cancelled.
+  // The pointer must not be used again.
   void close();
 
  private:
@@ -63,7 +67,11 @@ class RingSocket {
   RingSocket(IoRing& ring, int fd, EventLoop::Watcher* watcher, std::size_t receive_size)
       : ring_(ring), fd_(fd), watcher_(watcher), receive_size_(static_cast<unsigned>(receive_size)) {}
   uint64_t user_data(Kind kind) const { return reinterpret_cast<uintptr_t>(this) | kind; }
-  void arm_receive();
+  bool arm_receive();
+  // Moves what is left of a received buffer into one of the socket's own,
+  // giving the shared one back.
+  void keep_input();
+  void close_descriptor();
   void submit_send();
   void complete(Kind kind, int result, uint32_t flags);
   void complete_receive(int result, uint32_t flags);
@@ -85,6 +93,10 @@ class RingSocket {
   bool completing_ = false;      // in complete(): close() must not delete
   int in_buffer_ = -1;  // id of the ring buffer holding received bytes
   std::size_t in_at_ = 0, in_end_ = 0;
+  std::string kept_;  // received bytes a reader left past its round
+  std::size_t kept_at_ = 0;
+  bool lingering_ = false;       // closed, still sending what it took
+  bool linger_limited_ = false;  // ... under the time limit
   std::unique_ptr<char[]> out_;
   std::size_t out_at_ = 0, out_sending_ = 0, out_end_ = 0;  // sent | in flight | taken
 };
@@ -137,7 +149,8 @@ class IoRing {
   io_uring_buf_ring* buffer_ring_ = nullptr;
   std::size_t buffer_ring_bytes_ = 0;
   char* buffers_ = nullptr;
-  std::vector<RingSocket*> starved_;  // receives that found no buffer
+  std::deque<RingSocket*> starved_;  // receives that found no buffer, oldest first
+  std::vector<RingSocket*> holding_;  // took a ring buffer this round
   std::vector<std::unique_ptr<char[]>> idle_outputs_;
   std::unordered_set<RingSocket*> closed_;  // owned: closed, operations still in flight
   std::vector<RingSocket*> retired_;        // owned: done, freed after the next submission

@@ -542,7 +542,10 @@ IoResult Stream::connect(const sockaddr* address, socklen_t length) {
   if (::connect(fd_, address, length) == 0) return {Io::done};
   if (errno == EINPROGRESS || errno == EINTR) {
     writable_ = false;
-    if (ring_) ring_->poll(EPOLLOUT);
+    if (ring_ && !ring_->poll(EPOLLOUT)) {
+      error_ = "cannot wait for the connection: the io_uring is full";
+      return {Io::error};
+    }
     return {Io::want_write};
   }
   error_ = std::strerror(errno);
@@ -638,7 +641,7 @@ IoResult Stream::splice_to_pipe(int pipe_write, std::size_t size) {
     if (n > 0) return {Io::done, static_cast<std::size_t>(n)};
     if (n == 0) return {Io::eof};
     if (errno != EINTR) {
-      if (ring_ && errno == EAGAIN) ring_->poll(EPOLLIN);
+      if (ring_ && errno == EAGAIN && !ring_->poll(EPOLLIN)) return plain_failure(EBUSY, false);
       return plain_failure(errno, false);
     }
   }
@@ -654,7 +657,7 @@ IoResult Stream::splice_from_pipe(int pipe_read, std::size_t size) {
     ssize_t n = ::splice(pipe_read, nullptr, fd_, nullptr, size, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     if (n >= 0) return {Io::done, static_cast<std::size_t>(n)};
     if (errno != EINTR) {
-      if (ring_ && errno == EAGAIN) ring_->poll(EPOLLOUT);
+      if (ring_ && errno == EAGAIN && !ring_->poll(EPOLLOUT)) return plain_failure(EBUSY, true);
       return plain_failure(errno, true);
     }
   }
