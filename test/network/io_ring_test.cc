@@ -67,6 +67,17 @@ std::string drain(int fd) {
   return got;
 }
 
+// Reads the peer end, running the loop, until the stream's end arrives;
+// false if it has not within 5 s.
+bool read_to_end(EventLoop& loop, int fd, std::string& got) {
+  return run_until(loop, [&] {
+    char data[4096];
+    ssize_t n = ::read(fd, data, sizeof(data));
+    if (n > 0) got.append(data, static_cast<std::size_t>(n));
+    return n == 0;
+  });
+}
+
 class IoRingTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -159,14 +170,7 @@ TEST_F(IoRingTest, BytesWrittenJustBeforeCloseStillReachThePeerThenItsEnd) {
   ASSERT_EQ(stream->write_some("HTTP/1.1 403 Forbidden\r\n\r\n", 26).status, Io::done);
   stream.reset();  // closes, as a connection does after a denial
   std::string got;
-  bool ended = false;
-  ASSERT_TRUE(run_until(loop_, [&] {
-    char data[256];
-    ssize_t n = ::read(pair.peer, data, sizeof(data));
-    if (n > 0) got.append(data, static_cast<std::size_t>(n));
-    ended = n == 0;
-    return ended;
-  }));
+  ASSERT_TRUE(read_to_end(loop_, pair.peer, got));
   EXPECT_EQ(got, "HTTP/1.1 403 Forbidden\r\n\r\n");
 }
 
@@ -189,14 +193,7 @@ TEST_F(IoRingTest, ASocketClosedWhileFullSendsWhatItTookOnceThePeerReads) {
   ASSERT_GT(written.size(), 3 * static_cast<std::size_t>(small));  // more than the socket holds
   stream.reset();  // closed with its send buffer full
   std::string got;
-  bool ended = false;
-  ASSERT_TRUE(run_until(loop_, [&] {
-    char data[4096];
-    ssize_t n = ::read(pair.peer, data, sizeof(data));
-    if (n > 0) got.append(data, static_cast<std::size_t>(n));
-    ended = n == 0;
-    return ended;
-  }));
+  ASSERT_TRUE(read_to_end(loop_, pair.peer, got));
   EXPECT_EQ(got.size(), written.size());
   EXPECT_TRUE(got == written);
 }
@@ -242,12 +239,7 @@ TEST_F(IoRingTest, ShutdownWriteWaitsForPendingBytesAndTheOtherDirectionStaysOpe
   ASSERT_EQ(stream.write_some("last words", 10).status, Io::done);
   stream.shutdown_write();
   std::string got;
-  ASSERT_TRUE(run_until(loop_, [&] {
-    char data[64];
-    ssize_t n = ::read(pair.peer, data, sizeof(data));
-    if (n > 0) got.append(data, static_cast<std::size_t>(n));
-    return n == 0;
-  }));
+  ASSERT_TRUE(read_to_end(loop_, pair.peer, got));
   EXPECT_EQ(got, "last words");
 
   ASSERT_EQ(::write(pair.peer, "reply", 5), 5);
