@@ -168,8 +168,8 @@ int Server::run() {
             " connections, config version 1, sockets on " +
             (workers_.front()->uses_io_uring() ? "io_uring" : "epoll"));
   if (options_.io_uring && !workers_.front()->uses_io_uring()) {
-    log::warn("io_uring is not available here (it needs Linux 6.1+ and may be blocked by seccomp): sockets "
-              "use epoll");
+    log::warn("io_uring is not available here (it needs Linux 6.1+; kernel.io_uring_disabled or seccomp can "
+              "refuse it): sockets use epoll");
   }
   auto guard = boost::asio::make_work_guard(main_io_);
   main_io_.run();
