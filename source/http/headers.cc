@@ -35,27 +35,33 @@ std::size_t HeaderMap::count(std::string_view name) const {
   return std::count_if(headers_.begin(), headers_.end(), [&](const Header& h) { return iequals(h.name, name); });
 }
 
-std::vector<std::string_view> HeaderMap::tokens(std::string_view name) const {
-  std::vector<std::string_view> out;
+template <typename Visit>
+bool HeaderMap::visit_tokens(std::string_view name, Visit visit) const {
   for (const auto& h : headers_) {
     if (!iequals(h.name, name)) continue;
     std::string_view rest = h.value;
     while (!rest.empty()) {
       auto comma = rest.find(',');
       std::string_view token = trim(rest.substr(0, comma));
-      if (!token.empty()) out.push_back(token);
+      if (!token.empty() && visit(token)) return true;
       if (comma == std::string_view::npos) break;
       rest.remove_prefix(comma + 1);
     }
   }
+  return false;
+}
+
+std::vector<std::string_view> HeaderMap::tokens(std::string_view name) const {
+  std::vector<std::string_view> out;
+  visit_tokens(name, [&](std::string_view token) {
+    out.push_back(token);
+    return false;
+  });
   return out;
 }
 
 bool HeaderMap::has_token(std::string_view name, std::string_view token) const {
-  for (auto t : tokens(name)) {
-    if (iequals(t, token)) return true;
-  }
-  return false;
+  return visit_tokens(name, [&](std::string_view t) { return iequals(t, token); });
 }
 
 void HeaderMap::add(std::string name, std::string value) { headers_.push_back({std::move(name), std::move(value)}); }

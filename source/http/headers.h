@@ -37,6 +37,11 @@ class HeaderMap {
   std::size_t size() const { return headers_.size(); }
 
  private:
+  // Calls `visit(token)` for each token of each `name` field until it
+  // returns true; true if one did.
+  template <typename Visit>
+  bool visit_tokens(std::string_view name, Visit visit) const;
+
   std::vector<Header> headers_;
 };
 

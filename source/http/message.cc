@@ -47,7 +47,8 @@ class LineReader {
     if (crlf == std::string_view::npos) return false;
     line = rest_.substr(0, crlf);
     rest_.remove_prefix(crlf + 2);
-    if (line.find_first_of("\r\n") != std::string_view::npos) {
+    // Two scans, not find_first_of: that looks each byte up in the set.
+    if (line.find('\r') != std::string_view::npos || line.find('\n') != std::string_view::npos) {
       problem = {ParseError::malformed, "a line ends with a bare CR or LF"};
       return false;
     }

@@ -122,6 +122,7 @@ void EventLoop::run() {
       count = epoll_wait(epoll_fd_, events, kBatch, wait_timeout());
     }
     if (count < 0 && errno != EINTR) checked(count, "epoll_wait");
+    now_ = std::chrono::steady_clock::now();
     dispatching_ = true;
     for (int i = 0; i < count; ++i) {
       auto* watcher = static_cast<Watcher*>(events[i].data.ptr);
@@ -156,11 +157,11 @@ void EventLoop::take_remote_tasks() {
 
 void EventLoop::run_due_timers() {
   if (deadlines_.empty()) return;
-  auto now = std::chrono::steady_clock::now();
-  // Only those due now: a handler that re-arms for "now" runs next round.
+  // Only those due when the round began: a handler that re-arms for "now"
+  // runs next round.
   std::size_t due = 0;
-  for (auto it = deadlines_.begin(); it != deadlines_.end() && it->first <= now; ++it) ++due;
-  for (; due > 0 && !deadlines_.empty() && deadlines_.begin()->first <= now; --due) {
+  for (auto it = deadlines_.begin(); it != deadlines_.end() && it->first <= now_; ++it) ++due;
+  for (; due > 0 && !deadlines_.empty() && deadlines_.begin()->first <= now_; --due) {
     Timer* timer = deadlines_.begin()->second;
     deadlines_.erase(deadlines_.begin());
     timer->armed_ = false;

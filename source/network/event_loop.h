@@ -62,6 +62,10 @@ class EventLoop {
   // Null when streams use epoll.
   IoRing* ring() const { return ring_.get(); }
 
+  // When this round's wait ended: a clock read per round, not per use, for
+  // stamps that may lag by one round's work (activity times).
+  std::chrono::steady_clock::time_point now() const { return now_; }
+
   // Runs `task` after the handler now running returns, in posting order.
   void post(Task task);
   // The same from any thread; wakes the loop. False, and `task` is
@@ -89,6 +93,7 @@ class EventLoop {
   int epoll_fd_;
   int wake_fd_;  // eventfd: remote tasks and finish()
   std::unique_ptr<IoRing> ring_;
+  std::chrono::steady_clock::time_point now_ = std::chrono::steady_clock::now();
   bool dispatching_ = false;
   std::vector<Watcher*> removed_;  // during a dispatch: skip their events
   std::deque<Task> tasks_;

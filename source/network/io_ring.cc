@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -27,6 +28,9 @@ constexpr uint16_t kBufferGroup = 0;
 constexpr uint64_t kEpollReady = 1;
 constexpr uint64_t kKindMask = 7;
 constexpr std::size_t kIdleOutputs = 64;
+// Registered file slots per ring: one per descriptor the process may open,
+// up to this (the kernel keeps 8 bytes per slot).
+constexpr rlim_t kMostFileSlots = 65536;
 // How long a closed socket may take to send what was written before its
 // close (a peer that stopped reading gets no more than this).
 __kernel_timespec kLinger{10, 0};
@@ -44,8 +48,8 @@ int enable_rings(io_uring* ring) {
 }
 
 // An operation whose success needs no handling. Only operations the
-// kernel runs at once when submitted (cancel, close) are used this way: the
-// close that follows them frees the descriptor's number.
+// kernel runs at once when submitted (cancel, close, file slot updates) are
+// used this way: the close that follows them frees the descriptor's number.
 void quietly(io_uring_sqe* sqe) {
   io_uring_sqe_set_data64(sqe, 0);
   sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
@@ -78,6 +82,15 @@ std::unique_ptr<IoRing> IoRing::create() {
     io_uring_buf_ring_add(ring->buffer_ring_, ring->buffer(id), kBufferSize, id, io_uring_buf_ring_mask(kBuffers), id);
   }
   io_uring_buf_ring_advance(ring->buffer_ring_, kBuffers);
+
+  // Operations on a registered file skip the descriptor table (a reference
+  // count taken and dropped per operation in a threaded process). Without
+  // the table, sockets use their descriptors.
+  rlimit files{};
+  if (getrlimit(RLIMIT_NOFILE, &files) == 0) {
+    auto slots = static_cast<unsigned>(std::min(files.rlim_cur, kMostFileSlots));
+    if (io_uring_register_files_sparse(ring->ring_.get(), slots) == 0) ring->file_slots_ = slots;
+  }
   return ring;
 }
 
@@ -98,7 +111,31 @@ IoRing::~IoRing() {
 }
 
 RingSocket* IoRing::open_socket(int fd, EventLoop::Watcher* watcher, std::size_t receive_size) {
-  return new RingSocket(*this, fd, watcher, std::min(receive_size, kBufferSize));
+  auto* socket = new RingSocket(*this, fd, watcher, std::min(receive_size, kBufferSize));
+  register_file(*socket);
+  return socket;
+}
+
+void IoRing::register_file(RingSocket& socket) {
+  int file_slot = -1;
+  if (!free_file_slots_.empty()) {
+    file_slot = free_file_slots_.back();
+    free_file_slots_.pop_back();
+  } else if (next_file_slot_ < file_slots_) {
+    file_slot = static_cast<int>(next_file_slot_++);
+  } else {
+    return;
+  }
+  io_uring_sqe* sqe = slot();
+  if (sqe == nullptr) {
+    free_file_slots_.push_back(file_slot);
+    return;
+  }
+  // The kernel reads the descriptor when it takes the submission, which
+  // happens before the socket can be freed (see run_once).
+  io_uring_prep_files_update(sqe, &socket.fd_, 1, file_slot);
+  quietly(sqe);
+  socket.file_slot_ = file_slot;
 }
 
 void IoRing::start() {
@@ -156,7 +193,10 @@ bool IoRing::run_once(int epoll_fd, int timeout_ms) {
     std::abort();
   }
   if (io_uring_sq_ready(ring_.get()) == 0) {
-    for (RingSocket* socket : retired) delete socket;
+    for (RingSocket* socket : retired) {
+      if (socket->file_slot_ >= 0) free_file_slots_.push_back(socket->file_slot_);  // its file left the slot
+      delete socket;
+    }
   } else {
     retired_.insert(retired_.end(), retired.begin(), retired.end());  // not taken yet: next time
   }
@@ -268,6 +308,7 @@ bool RingSocket::poll(uint32_t event) {
   io_uring_sqe* sqe = ring_.slot();
   if (sqe == nullptr) return false;
   io_uring_prep_poll_add(sqe, fd_, event == EPOLLIN ? POLLIN | POLLRDHUP : POLLOUT);
+  target(sqe);
   io_uring_sqe_set_data64(sqe, user_data(kind));
   in_flight_ |= 1u << kind;
   ++ring_.in_flight_;
@@ -320,6 +361,14 @@ void RingSocket::close() {
 }
 
 void RingSocket::close_descriptor() {
+  if (file_slot_ >= 0) {
+    if (io_uring_sqe* sqe = ring_.slot()) {
+      io_uring_prep_close_direct(sqe, static_cast<unsigned>(file_slot_));
+      quietly(sqe);
+    } else {
+      file_slot_ = -1;  // the slot keeps the socket open until the ring ends; never reused
+    }
+  }
   io_uring_sqe* sqe = ring_.slot();
   if (sqe == nullptr) {
     ::close(fd_);
@@ -330,6 +379,12 @@ void RingSocket::close_descriptor() {
   fd_ = -1;
 }
 
+void RingSocket::target(io_uring_sqe* sqe) const {
+  if (file_slot_ < 0) return;
+  sqe->fd = file_slot_;
+  sqe->flags |= IOSQE_FIXED_FILE;
+}
+
 bool RingSocket::arm_receive() {
   io_uring_sqe* sqe = ring_.slot();
   if (sqe == nullptr) {
@@ -337,6 +392,7 @@ bool RingSocket::arm_receive() {
     return false;
   }
   io_uring_prep_recv(sqe, fd_, nullptr, receive_size_, 0);
+  target(sqe);
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
   sqe->buf_group = kBufferGroup;
@@ -353,6 +409,7 @@ void RingSocket::submit_send() {
     return;
   }
   io_uring_prep_send(sqe, fd_, out_.get() + out_at_, out_end_ - out_at_, MSG_NOSIGNAL);
+  target(sqe);
   io_uring_sqe_set_data64(sqe, user_data(kSend));
   in_flight_ |= 1u << kSend;
   ++ring_.in_flight_;

@@ -67,6 +67,9 @@ class RingSocket {
   RingSocket(IoRing& ring, int fd, EventLoop::Watcher* watcher, std::size_t receive_size)
       : ring_(ring), fd_(fd), watcher_(watcher), receive_size_(static_cast<unsigned>(receive_size)) {}
   uint64_t user_data(Kind kind) const { return reinterpret_cast<uintptr_t>(this) | kind; }
+  // Points a prepared operation at the socket: its registered slot (no
+  // descriptor lookup per operation) or, without one, its descriptor.
+  void target(io_uring_sqe* sqe) const;
   bool arm_receive();
   // Moves what is left of a received buffer into one of the socket's own,
   // giving the shared one back.
@@ -81,6 +84,7 @@ class RingSocket {
 
   IoRing& ring_;
   int fd_;
+  int file_slot_ = -1;                // in the ring's registered files; -1: none
   EventLoop::Watcher* watcher_;  // null once closed
   unsigned receive_size_;
   uint8_t in_flight_ = 0;        // one bit per Kind
@@ -141,6 +145,9 @@ class IoRing {
   io_uring_sqe* slot();
   char* buffer(int id) const { return buffers_ + static_cast<std::size_t>(id) * kBufferSize; }
   void recycle(int id);
+  // Registers `socket`'s descriptor in a free slot of the ring's file table
+  // (with the next submission); the socket keeps file_slot_ -1 if none is free.
+  void register_file(RingSocket& socket);
   std::unique_ptr<char[]> acquire_output();
   void release_output(std::unique_ptr<char[]> buffer);
   void retire(RingSocket* socket);
@@ -152,6 +159,9 @@ class IoRing {
   std::deque<RingSocket*> starved_;  // receives that found no buffer, oldest first
   std::vector<RingSocket*> holding_;  // took a ring buffer this round
   std::vector<std::unique_ptr<char[]>> idle_outputs_;
+  unsigned file_slots_ = 0;       // registered file table size (0: none)
+  unsigned next_file_slot_ = 0;   // slots from here on never used yet
+  std::vector<int> free_file_slots_;
   std::unordered_set<RingSocket*> closed_;  // owned: closed, operations still in flight
   std::vector<RingSocket*> retired_;        // owned: done, freed after the next submission
   std::size_t in_flight_ = 0;

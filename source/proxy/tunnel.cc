@@ -33,7 +33,7 @@ Tunnel::Tunnel(network::Stream& client, network::Stream& upstream, network::Buff
       observer_(observer),
       to_upstream_(Side::client, client, upstream, from_client, max_message_bytes),
       to_client_(Side::upstream, upstream, client, from_upstream, 0),
-      last_activity_(std::chrono::steady_clock::now()) {}
+      last_activity_(client.loop().now()) {}
 
 Tunnel::~Tunnel() {
   for (Direction* d : {&to_upstream_, &to_client_}) {
@@ -107,7 +107,7 @@ void Tunnel::count_read(Direction& d, std::size_t bytes) {
   d.bytes += bytes;
   d.counters.listener_bytes->inc(bytes);
   d.counters.cluster_bytes->inc(bytes);
-  last_activity_ = std::chrono::steady_clock::now();
+  last_activity_ = d.src.loop().now();
 }
 
 void Tunnel::wait(Direction& d, network::Stream& stream, network::Io want, std::shared_ptr<void> keep_alive) {

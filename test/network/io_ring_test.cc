@@ -5,7 +5,8 @@
 // before a close still delivered (also when the socket is full then), end
 // of stream and resets, readers that leave bytes behind not holding the
 // shared buffers (and receives starved of one served once they come
-// back), and splicing held back while a receive is armed. The peer is the other end of a
+// back), file slots recycled as sockets close and open, and splicing held
+// back while a receive is armed. The peer is the other end of a
 // socketpair, driven with plain system calls.
 #include "source/network/io_ring.h"
 
@@ -196,6 +197,40 @@ TEST_F(IoRingTest, ASocketClosedWhileFullSendsWhatItTookOnceThePeerReads) {
   ASSERT_TRUE(read_to_end(loop_, pair.peer, got));
   EXPECT_EQ(got.size(), written.size());
   EXPECT_TRUE(got == written);
+}
+
+TEST_F(IoRingTest, SocketsOpenedAsOthersCloseReuseTheirFileSlotsAndCarryOnlyTheirOwnBytes) {
+  // Each round closes one socket and opens another before the close is
+  // submitted (so the new one cannot have the old one's registered slot
+  // yet); the next round's sockets get the slots freed by the last.
+  for (int i = 0; i < 40; ++i) {
+    Pair closing, opened;
+    std::string bye = "bye " + std::to_string(i), hi = "hi " + std::to_string(i), back = "back " + std::to_string(i);
+    {
+      Stream old(loop_, closing.ours);
+      ASSERT_EQ(old.write_some(bye.data(), bye.size()).bytes, bye.size());
+    }
+    Stream fresh(loop_, opened.ours);
+    ASSERT_EQ(::write(opened.peer, hi.data(), hi.size()), static_cast<ssize_t>(hi.size()));
+    std::string got;
+    ASSERT_TRUE(run_until(loop_, [&] {
+      char data[64];
+      IoResult r = fresh.read_some(data, sizeof(data));
+      if (r.status == Io::done) got.append(data, r.bytes);
+      return got.size() >= hi.size();
+    }));
+    EXPECT_EQ(got, hi);
+    std::string closed_got;
+    ASSERT_TRUE(read_to_end(loop_, closing.peer, closed_got));
+    EXPECT_EQ(closed_got, bye);
+    ASSERT_EQ(fresh.write_some(back.data(), back.size()).bytes, back.size());
+    std::string returned;
+    ASSERT_TRUE(run_until(loop_, [&] {
+      returned += drain(opened.peer);
+      return returned.size() >= back.size();
+    }));
+    EXPECT_EQ(returned, back);
+  }
 }
 
 TEST_F(IoRingTest, ReadersThatLeaveBytesBehindDoNotHoldTheSharedBuffers) {
