@@ -28,6 +28,10 @@ constexpr uint16_t kBufferGroup = 0;
 constexpr uint64_t kEpollReady = 1;
 constexpr uint64_t kKindMask = 7;
 constexpr std::size_t kIdleOutputs = 64;
+// A socket in bulk mode goes back to a multishot receive after this many
+// receives in a row of less than this.
+constexpr std::size_t kSmallReceive = 4096;
+constexpr uint8_t kSmallReceivesForMultishot = 16;
 // Registered file slots per ring: one per descriptor the process may open,
 // up to this (the kernel keeps 8 bytes per slot).
 constexpr rlim_t kMostFileSlots = 65536;
@@ -110,8 +114,8 @@ IoRing::~IoRing() {
   if (buffer_ring_ != nullptr) munmap(buffer_ring_, buffer_ring_bytes_);
 }
 
-RingSocket* IoRing::open_socket(int fd, EventLoop::Watcher* watcher, std::size_t receive_size) {
-  auto* socket = new RingSocket(*this, fd, watcher, std::min(receive_size, kBufferSize));
+RingSocket* IoRing::open_socket(int fd, EventLoop::Watcher* watcher, std::size_t bulk_receive_size) {
+  auto* socket = new RingSocket(*this, fd, watcher, std::min(bulk_receive_size, kBufferSize));
   register_file(*socket);
   return socket;
 }
@@ -221,7 +225,7 @@ bool IoRing::run_once(int epoll_fd, int timeout_ms) {
         epoll_ready = true;
         continue;
       }
-      --in_flight_;
+      if (!(c.flags & IORING_CQE_F_MORE)) --in_flight_;  // a multishot receive goes on
       auto* socket = reinterpret_cast<RingSocket*>(c.user_data & ~kKindMask);
       socket->complete(static_cast<RingSocket::Kind>(c.user_data & kKindMask), c.result, c.flags);
     }
@@ -263,13 +267,6 @@ void IoRing::retire(RingSocket* socket) {
 }
 
 ssize_t RingSocket::receive(char* data, std::size_t size) {
-  if (in_buffer_ >= 0) {
-    std::size_t n = std::min(size, in_end_ - in_at_);
-    std::memcpy(data, ring_.buffer(in_buffer_) + in_at_, n);
-    in_at_ += n;
-    if (in_at_ == in_end_) release_input();
-    return static_cast<ssize_t>(n);
-  }
   if (kept_at_ < kept_.size()) {
     std::size_t n = std::min(size, kept_.size() - kept_at_);
     std::memcpy(data, kept_.data() + kept_at_, n);
@@ -278,6 +275,13 @@ ssize_t RingSocket::receive(char* data, std::size_t size) {
       std::string().swap(kept_);
       kept_at_ = 0;
     }
+    return static_cast<ssize_t>(n);
+  }
+  if (in_buffer_ >= 0) {
+    std::size_t n = std::min(size, in_end_ - in_at_);
+    std::memcpy(data, ring_.buffer(in_buffer_) + in_at_, n);
+    in_at_ += n;
+    if (in_at_ == in_end_) release_input();
     return static_cast<ssize_t>(n);
   }
   if (error_ != 0) return -error_;
@@ -391,7 +395,15 @@ bool RingSocket::arm_receive() {
     error_ = EBUSY;
     return false;
   }
-  io_uring_prep_recv(sqe, fd_, nullptr, receive_size_, 0);
+  if (bulk_) {
+    io_uring_prep_recv(sqe, fd_, nullptr, bulk_receive_size_, 0);
+  } else {
+    // Multishot: armed once, it receives whatever comes, each arrival into
+    // a buffer of the ring, until stopped (keep_input, stop_receiving,
+    // close) or it ends (end of stream, an error, no free buffer). Length
+    // 0: a whole buffer (Linux 6.1 takes no other for multishot).
+    io_uring_prep_recv_multishot(sqe, fd_, nullptr, 0, 0);
+  }
   target(sqe);
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
@@ -424,7 +436,7 @@ void RingSocket::submit_send() {
 }
 
 void RingSocket::complete(Kind kind, int result, uint32_t flags) {
-  in_flight_ &= ~(1u << kind);
+  if (!(flags & IORING_CQE_F_MORE)) in_flight_ &= ~(1u << kind);
   completing_ = true;
   switch (kind) {
     case kReceive:
@@ -444,18 +456,19 @@ void RingSocket::complete(Kind kind, int result, uint32_t flags) {
 }
 
 void RingSocket::complete_receive(int result, uint32_t flags) {
+  bool goes_on = flags & IORING_CQE_F_MORE;
+  if (!goes_on) cancelling_ = false;
   if (flags & IORING_CQE_F_BUFFER) {
     int id = static_cast<int>(flags >> IORING_CQE_BUFFER_SHIFT);
     if (result > 0 && watcher_ != nullptr) {
-      in_buffer_ = id;
-      in_at_ = 0;
-      in_end_ = static_cast<std::size_t>(result);
-      ring_.holding_.push_back(this);
+      take_input(id, static_cast<std::size_t>(result));
+      adapt_to(static_cast<std::size_t>(result));
     } else {
       ring_.recycle(id);
     }
   }
   if (watcher_ == nullptr) return;
+  if (goes_on || result == -ECANCELED) return notify(EPOLLIN);  // data, or stopped: the reader tries again
   if (result == -ENOBUFS) {
     // Every buffer is out: received again once one comes back.
     starved_ = true;
@@ -513,11 +526,52 @@ void RingSocket::complete_send(int result) {
   }
 }
 
+void RingSocket::take_input(int id, std::size_t size) {
+  if (in_buffer_ < 0 && kept_.empty()) {
+    in_buffer_ = id;
+    in_at_ = 0;
+    in_end_ = size;
+    ring_.holding_.push_back(this);
+    return;
+  }
+  // The reader has not taken what came before: everything waits, in order,
+  // in the socket's own buffer, and no more comes until it has read.
+  keep_input();
+  kept_.append(ring_.buffer(id), size);
+  ring_.recycle(id);
+  stop_receiving();
+}
+
+void RingSocket::adapt_to(std::size_t received) {
+  if (!bulk_) {
+    if (received < IoRing::kBufferSize) return;
+    // A whole buffer at once: bulk data, which the multishot would copy
+    // into user space as fast as it comes, even what the reader would
+    // rather splice.
+    bulk_ = true;
+    small_in_a_row_ = 0;
+    return stop_receiving();
+  }
+  small_in_a_row_ = received < kSmallReceive ? small_in_a_row_ + 1 : 0;
+  if (small_in_a_row_ == kSmallReceivesForMultishot) bulk_ = false;  // from the next receive on
+}
+
 void RingSocket::keep_input() {
   if (in_buffer_ < 0) return;
-  kept_.assign(ring_.buffer(in_buffer_) + in_at_, in_end_ - in_at_);
+  kept_.erase(0, kept_at_);
   kept_at_ = 0;
+  kept_.append(ring_.buffer(in_buffer_) + in_at_, in_end_ - in_at_);
   release_input();
+  stop_receiving();
+}
+
+void RingSocket::stop_receiving() {
+  if (!(in_flight_ & (1u << kReceive)) || cancelling_) return;
+  if (io_uring_sqe* sqe = ring_.slot()) {
+    io_uring_prep_cancel64(sqe, user_data(kReceive), 0);
+    quietly(sqe);
+    cancelling_ = true;
+  }
 }
 
 void RingSocket::release_input() {

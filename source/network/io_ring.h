@@ -1,10 +1,13 @@
 // The worker's io_uring, which carries its streams' socket reads and writes
 // without a system call each: every operation prepared while handlers run
 // goes to the kernel with the event loop's one io_uring_enter per round,
-// which also waits for their completions. A receive takes its buffer from
-// a ring of buffers shared by the worker's sockets only when data arrives,
-// so an idle socket holds none; a send goes from a buffer the socket holds
-// only while its bytes are unsent. Sockets keep the readiness interface
+// which also waits for their completions. While a socket's data comes in
+// small pieces its receive, once armed, stays armed (multishot) as long as
+// its reader keeps up; bulk data is received one receive at a time (so a
+// reader can splice what stays in the socket). Each arrival takes a buffer
+// from a ring shared by the worker's sockets only when data comes, so an
+// idle socket holds none; a send goes from a buffer the socket holds only
+// while its bytes are unsent. Sockets keep the readiness interface
 // of the rest of the loop: an operation that cannot finish now returns
 // -EAGAIN, and its completion reaches the socket's watcher as an event
 // (EPOLLIN, EPOLLOUT, EPOLLERR).
@@ -36,7 +39,7 @@ class RingSocket {
  public:
   // Bytes read (at most what one received buffer holds), 0 at the end of
   // the stream, -EAGAIN (a receive is armed; the watcher hears EPOLLIN when
-  // it completes), or -errno.
+  // data comes), or -errno.
   ssize_t receive(char* data, std::size_t size);
   // Bytes taken (sent in order, later), -EAGAIN when the send buffer is
   // full (the watcher hears EPOLLOUT when there is room), or -errno if an
@@ -45,6 +48,9 @@ class RingSocket {
   // Received bytes not yet returned by receive().
   bool has_input() const { return in_buffer_ >= 0 || kept_at_ < kept_.size(); }
   bool receiving() const { return starved_ || (in_flight_ & (1u << kReceive)); }
+  // Ends the armed receive (for a reader that is about to take bytes from
+  // the socket itself); its last completion wakes the watcher.
+  void stop_receiving();
   // Bytes taken by send() and not yet sent.
   bool output_pending() const { return out_at_ != out_end_; }
   // Asks for one readiness event (EPOLLIN or EPOLLOUT), for callers that
@@ -64,15 +70,20 @@ class RingSocket {
   friend class IoRing;
   enum Kind : uint8_t { kReceive, kSend, kPollIn, kPollOut };
 
-  RingSocket(IoRing& ring, int fd, EventLoop::Watcher* watcher, std::size_t receive_size)
-      : ring_(ring), fd_(fd), watcher_(watcher), receive_size_(static_cast<unsigned>(receive_size)) {}
+  RingSocket(IoRing& ring, int fd, EventLoop::Watcher* watcher, std::size_t bulk_receive_size)
+      : ring_(ring), fd_(fd), watcher_(watcher), bulk_receive_size_(static_cast<unsigned>(bulk_receive_size)) {}
   uint64_t user_data(Kind kind) const { return reinterpret_cast<uintptr_t>(this) | kind; }
   // Points a prepared operation at the socket: its registered slot (no
   // descriptor lookup per operation) or, without one, its descriptor.
   void target(io_uring_sqe* sqe) const;
   bool arm_receive();
-  // Moves what is left of a received buffer into one of the socket's own,
-  // giving the shared one back.
+  // Takes the received buffer `id` holding `size` bytes as input.
+  void take_input(int id, std::size_t size);
+  // Switches between a multishot receive and bulk receives by how much
+  // each receive brought.
+  void adapt_to(std::size_t received);
+  // Moves what is left of a received buffer into the socket's own, giving
+  // the shared one back, and stops receiving: the reader has paused.
   void keep_input();
   void close_descriptor();
   void submit_send();
@@ -86,7 +97,9 @@ class RingSocket {
   int fd_;
   int file_slot_ = -1;                // in the ring's registered files; -1: none
   EventLoop::Watcher* watcher_;  // null once closed
-  unsigned receive_size_;
+  unsigned bulk_receive_size_;    // what one receive takes in bulk mode
+  bool bulk_ = false;             // one receive at a time, not multishot
+  uint8_t small_in_a_row_ = 0;    // bulk receives that brought little
   uint8_t in_flight_ = 0;        // one bit per Kind
   int error_ = 0;                // sticky: the first failure of a receive or send
   bool at_end_ = false;
@@ -94,10 +107,13 @@ class RingSocket {
   bool shutdown_pending_ = false;   // ... and waits for the output to go
   bool writer_waiting_ = false;  // tell the watcher when the output has gone
   bool starved_ = false;         // a receive found no buffer: armed again when one is back
+  bool cancelling_ = false;      // the armed receive is being stopped
   bool completing_ = false;      // in complete(): close() must not delete
+  // Input is in one of these two, never both: a ring buffer, or (bytes a
+  // reader left past its round, and what came after them) the socket's own.
   int in_buffer_ = -1;  // id of the ring buffer holding received bytes
   std::size_t in_at_ = 0, in_end_ = 0;
-  std::string kept_;  // received bytes a reader left past its round
+  std::string kept_;
   std::size_t kept_at_ = 0;
   bool lingering_ = false;       // closed, still sending what it took
   bool linger_limited_ = false;  // ... under the time limit
@@ -118,9 +134,9 @@ class IoRing {
   IoRing(const IoRing&) = delete;
   IoRing& operator=(const IoRing&) = delete;
 
-  // Events of the new socket go to `watcher`; a receive takes at most
-  // `receive_size` bytes (up to kBufferSize).
-  RingSocket* open_socket(int fd, EventLoop::Watcher* watcher, std::size_t receive_size);
+  // Events of the new socket go to `watcher`; a receive of bulk data takes
+  // at most `bulk_receive_size` bytes (up to kBufferSize).
+  RingSocket* open_socket(int fd, EventLoop::Watcher* watcher, std::size_t bulk_receive_size);
 
   // On the loop's thread, which from then on is the only one to submit.
   void start();

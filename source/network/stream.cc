@@ -279,9 +279,10 @@ Stream::Stream(EventLoop& loop, int fd, ssl_st* ssl) : loop_(loop), fd_(fd), ssl
     SSL_set_bio(ssl_, bio, bio);
   }
   if (loop_.ring() != nullptr) {
-    // TLS reads take whole records (up to 16 KiB and a header); a plain
-    // stream's reader takes 16 KiB at a time and splices larger payloads,
-    // so reading more ahead would only copy what could have been spliced.
+    // In bulk, TLS reads take whole records (up to 16 KiB and a header); a
+    // plain stream's reader takes 16 KiB at a time and splices larger
+    // payloads, so reading more ahead would only copy what could have been
+    // spliced.
     ring_ = loop_.ring()->open_socket(fd_, this, ssl_ != nullptr ? IoRing::kBufferSize : BufferPool::kBufferSize);
     watched_ = true;
     return;
@@ -629,7 +630,9 @@ IoResult Stream::write_some(const char* data, std::size_t size) {
 
 IoResult Stream::splice_to_pipe(int pipe_write, std::size_t size) {
   if (ring_ && ring_->receiving()) {
-    // What it brings comes first: its completion wakes the reader.
+    // The receive is stopped first; what it still brings is read before
+    // anything is spliced, and its last completion wakes the reader.
+    ring_->stop_receiving();
     readable_ = false;
     return {Io::want_read};
   }
