@@ -74,6 +74,17 @@ std::string drain(int fd) {
   return got;
 }
 
+// Reads the peer end, running the loop, until `size` bytes have come or
+// 5 s have passed; returns what came.
+std::string read_at_least(EventLoop& loop, int fd, std::size_t size) {
+  std::string got;
+  run_until(loop, [&] {
+    got += drain(fd);
+    return got.size() >= size;
+  });
+  return got;
+}
+
 // Reads the peer end, running the loop, until the stream's end arrives;
 // false if it has not within 5 s.
 bool read_to_end(EventLoop& loop, int fd, std::string& got) {
@@ -129,12 +140,7 @@ TEST_F(IoRingTest, WritesAreSentInOrderWithTheNextSubmission) {
     ASSERT_EQ(r.bytes, piece.size());
     expected += piece;
   }
-  std::string got;
-  ASSERT_TRUE(run_until(loop_, [&] {
-    got += drain(pair.peer);
-    return got.size() >= expected.size();
-  }));
-  EXPECT_EQ(got, expected);
+  EXPECT_EQ(read_at_least(loop_, pair.peer, expected.size()), expected);
 }
 
 TEST_F(IoRingTest, AFullSendBufferSaysWantWriteUntilThePeerReads) {
@@ -230,12 +236,7 @@ TEST_F(IoRingTest, SocketsOpenedAsOthersCloseReuseTheirFileSlotsAndCarryOnlyThei
     ASSERT_TRUE(read_to_end(loop_, closing.peer, closed_got));
     EXPECT_EQ(closed_got, bye);
     ASSERT_EQ(fresh.write_some(back.data(), back.size()).bytes, back.size());
-    std::string returned;
-    ASSERT_TRUE(run_until(loop_, [&] {
-      returned += drain(opened.peer);
-      return returned.size() >= back.size();
-    }));
-    EXPECT_EQ(returned, back);
+    EXPECT_EQ(read_at_least(loop_, opened.peer, back.size()), back);
   }
 }
 
