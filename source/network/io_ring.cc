@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,8 +29,8 @@ constexpr uint16_t kBufferGroup = 0;
 constexpr uint64_t kEpollReady = 1;
 constexpr uint64_t kKindMask = 7;
 constexpr std::size_t kIdleOutputs = 64;
-// A socket in bulk mode goes back to a multishot receive after this many
-// receives in a row of less than this.
+// A socket gets a multishot receive after this many receives in a row of
+// less than this.
 constexpr std::size_t kSmallReceive = 4096;
 constexpr uint8_t kSmallReceivesForMultishot = 16;
 // Registered file slots per ring: one per descriptor the process may open,
@@ -42,6 +43,17 @@ __kernel_timespec kLinger{10, 0};
 void* map_anonymous(std::size_t bytes) {
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   return p == MAP_FAILED ? nullptr : p;
+}
+
+// Linux before 6.13 releases a file taken out of the registered table only
+// once every operation that used the table before it has ended, in order:
+// one receive armed on an idle connection would hold every socket closed
+// after it open.
+bool files_released_at_once() {
+  utsname name{};
+  unsigned major = 0, minor = 0;
+  return uname(&name) == 0 && std::sscanf(name.release, "%u.%u", &major, &minor) == 2 &&
+         (major > 6 || (major == 6 && minor >= 13));
 }
 
 // liburing 2.3 (Debian 12) declares io_uring_enable_rings but does not
@@ -91,7 +103,7 @@ std::unique_ptr<IoRing> IoRing::create() {
   // count taken and dropped per operation in a threaded process). Without
   // the table, sockets use their descriptors.
   rlimit files{};
-  if (getrlimit(RLIMIT_NOFILE, &files) == 0) {
+  if (files_released_at_once() && getrlimit(RLIMIT_NOFILE, &files) == 0) {
     auto slots = static_cast<unsigned>(std::min(files.rlim_cur, kMostFileSlots));
     if (io_uring_register_files_sparse(ring->ring_.get(), slots) == 0) ring->file_slots_ = slots;
   }
@@ -114,8 +126,8 @@ IoRing::~IoRing() {
   if (buffer_ring_ != nullptr) munmap(buffer_ring_, buffer_ring_bytes_);
 }
 
-RingSocket* IoRing::open_socket(int fd, EventLoop::Watcher* watcher, std::size_t bulk_receive_size) {
-  auto* socket = new RingSocket(*this, fd, watcher, std::min(bulk_receive_size, kBufferSize));
+RingSocket* IoRing::open_socket(int fd, EventLoop::Watcher* watcher, std::size_t receive_size) {
+  auto* socket = new RingSocket(*this, fd, watcher, std::min(receive_size, kBufferSize));
   register_file(*socket);
   return socket;
 }
@@ -242,6 +254,7 @@ void IoRing::recycle(int id) {
   io_uring_buf_ring_add(buffer_ring_, buffer(id), kBufferSize, static_cast<unsigned short>(id),
                         io_uring_buf_ring_mask(kBuffers), 0);
   io_uring_buf_ring_advance(buffer_ring_, 1);
+  ++free_buffers_;
   // The receive that found no buffer first can have this one.
   if (!starved_.empty() && starved_.front()->arm_receive()) {
     starved_.front()->starved_ = false;
@@ -395,8 +408,8 @@ bool RingSocket::arm_receive() {
     error_ = EBUSY;
     return false;
   }
-  if (bulk_) {
-    io_uring_prep_recv(sqe, fd_, nullptr, bulk_receive_size_, 0);
+  if (!multishot_) {
+    io_uring_prep_recv(sqe, fd_, nullptr, receive_size_, 0);
   } else {
     // Multishot: armed once, it receives whatever comes, each arrival into
     // a buffer of the ring, until stopped (keep_input, stop_receiving,
@@ -459,6 +472,7 @@ void RingSocket::complete_receive(int result, uint32_t flags) {
   bool goes_on = flags & IORING_CQE_F_MORE;
   if (!goes_on) cancelling_ = false;
   if (flags & IORING_CQE_F_BUFFER) {
+    --ring_.free_buffers_;
     int id = static_cast<int>(flags >> IORING_CQE_BUFFER_SHIFT);
     if (result > 0 && watcher_ != nullptr) {
       take_input(id, static_cast<std::size_t>(result));
@@ -470,7 +484,11 @@ void RingSocket::complete_receive(int result, uint32_t flags) {
   if (watcher_ == nullptr) return;
   if (goes_on || result == -ECANCELED) return notify(EPOLLIN);  // data, or stopped: the reader tries again
   if (result == -ENOBUFS) {
-    // Every buffer is out: received again once one comes back.
+    // Every buffer was out when data came. A reader with input arms the
+    // receive again once it has read it (a paused one must not get more);
+    // otherwise it is armed now if buffers have come back meanwhile, or
+    // when one does.
+    if (has_input() || (ring_.free_buffers_ > 0 && arm_receive())) return;
     starved_ = true;
     ring_.starved_.push_back(this);
     return;
@@ -543,17 +561,17 @@ void RingSocket::take_input(int id, std::size_t size) {
 }
 
 void RingSocket::adapt_to(std::size_t received) {
-  if (!bulk_) {
+  if (multishot_) {
     if (received < IoRing::kBufferSize) return;
     // A whole buffer at once: bulk data, which the multishot would copy
     // into user space as fast as it comes, even what the reader would
     // rather splice.
-    bulk_ = true;
+    multishot_ = false;
     small_in_a_row_ = 0;
     return stop_receiving();
   }
   small_in_a_row_ = received < kSmallReceive ? small_in_a_row_ + 1 : 0;
-  if (small_in_a_row_ == kSmallReceivesForMultishot) bulk_ = false;  // from the next receive on
+  if (small_in_a_row_ == kSmallReceivesForMultishot) multishot_ = true;  // from the next receive on
 }
 
 void RingSocket::keep_input() {

@@ -1,10 +1,11 @@
 // The worker's io_uring, which carries its streams' socket reads and writes
 // without a system call each: every operation prepared while handlers run
 // goes to the kernel with the event loop's one io_uring_enter per round,
-// which also waits for their completions. While a socket's data comes in
-// small pieces its receive, once armed, stays armed (multishot) as long as
-// its reader keeps up; bulk data is received one receive at a time (so a
-// reader can splice what stays in the socket). Each arrival takes a buffer
+// which also waits for their completions. A socket receives one receive at
+// a time; once its data has come in small pieces for a while its receive,
+// once armed, stays armed (multishot) as long as its reader keeps up, until
+// bulk data comes (which a reader may rather splice than have copied out of
+// the socket). Each arrival takes a buffer
 // from a ring shared by the worker's sockets only when data comes, so an
 // idle socket holds none; a send goes from a buffer the socket holds only
 // while its bytes are unsent. Sockets keep the readiness interface
@@ -70,8 +71,8 @@ class RingSocket {
   friend class IoRing;
   enum Kind : uint8_t { kReceive, kSend, kPollIn, kPollOut };
 
-  RingSocket(IoRing& ring, int fd, EventLoop::Watcher* watcher, std::size_t bulk_receive_size)
-      : ring_(ring), fd_(fd), watcher_(watcher), bulk_receive_size_(static_cast<unsigned>(bulk_receive_size)) {}
+  RingSocket(IoRing& ring, int fd, EventLoop::Watcher* watcher, std::size_t receive_size)
+      : ring_(ring), fd_(fd), watcher_(watcher), receive_size_(static_cast<unsigned>(receive_size)) {}
   uint64_t user_data(Kind kind) const { return reinterpret_cast<uintptr_t>(this) | kind; }
   // Points a prepared operation at the socket: its registered slot (no
   // descriptor lookup per operation) or, without one, its descriptor.
@@ -79,8 +80,8 @@ class RingSocket {
   bool arm_receive();
   // Takes the received buffer `id` holding `size` bytes as input.
   void take_input(int id, std::size_t size);
-  // Switches between a multishot receive and bulk receives by how much
-  // each receive brought.
+  // Switches between one receive at a time and a multishot receive by how
+  // much each receive brought.
   void adapt_to(std::size_t received);
   // Moves what is left of a received buffer into the socket's own, giving
   // the shared one back, and stops receiving: the reader has paused.
@@ -97,9 +98,9 @@ class RingSocket {
   int fd_;
   int file_slot_ = -1;                // in the ring's registered files; -1: none
   EventLoop::Watcher* watcher_;  // null once closed
-  unsigned bulk_receive_size_;    // what one receive takes in bulk mode
-  bool bulk_ = false;             // one receive at a time, not multishot
-  uint8_t small_in_a_row_ = 0;    // bulk receives that brought little
+  unsigned receive_size_;         // what one receive at a time takes at most
+  bool multishot_ = false;        // the next receive armed is multishot
+  uint8_t small_in_a_row_ = 0;    // receives in a row that brought little
   uint8_t in_flight_ = 0;        // one bit per Kind
   int error_ = 0;                // sticky: the first failure of a receive or send
   bool at_end_ = false;
@@ -134,9 +135,10 @@ class IoRing {
   IoRing(const IoRing&) = delete;
   IoRing& operator=(const IoRing&) = delete;
 
-  // Events of the new socket go to `watcher`; a receive of bulk data takes
-  // at most `bulk_receive_size` bytes (up to kBufferSize).
-  RingSocket* open_socket(int fd, EventLoop::Watcher* watcher, std::size_t bulk_receive_size);
+  // Events of the new socket go to `watcher`; a single receive takes at
+  // most `receive_size` bytes (up to kBufferSize), a multishot one whole
+  // buffers.
+  RingSocket* open_socket(int fd, EventLoop::Watcher* watcher, std::size_t receive_size);
 
   // On the loop's thread, which from then on is the only one to submit.
   void start();
@@ -173,6 +175,7 @@ class IoRing {
   std::size_t buffer_ring_bytes_ = 0;
   char* buffers_ = nullptr;
   std::deque<RingSocket*> starved_;  // receives that found no buffer, oldest first
+  unsigned free_buffers_ = kBuffers;  // in the buffer ring, for the kernel to pick
   std::vector<RingSocket*> holding_;  // took a ring buffer this round
   std::vector<std::unique_ptr<char[]>> idle_outputs_;
   unsigned file_slots_ = 0;       // registered file table size (0: none)

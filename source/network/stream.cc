@@ -279,10 +279,9 @@ Stream::Stream(EventLoop& loop, int fd, ssl_st* ssl) : loop_(loop), fd_(fd), ssl
     SSL_set_bio(ssl_, bio, bio);
   }
   if (loop_.ring() != nullptr) {
-    // In bulk, TLS reads take whole records (up to 16 KiB and a header); a
-    // plain stream's reader takes 16 KiB at a time and splices larger
-    // payloads, so reading more ahead would only copy what could have been
-    // spliced.
+    // TLS reads take whole records (up to 16 KiB and a header); a plain
+    // stream's reader takes 16 KiB at a time and splices larger payloads,
+    // so reading more ahead would only copy what could have been spliced.
     ring_ = loop_.ring()->open_socket(fd_, this, ssl_ != nullptr ? IoRing::kBufferSize : BufferPool::kBufferSize);
     watched_ = true;
     return;

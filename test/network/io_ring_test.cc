@@ -244,6 +244,16 @@ TEST_F(IoRingTest, AReaderThatPausesStopsTheReceiveSoThePeerIsHeldBackByTheSocke
   Pair pair;
   Stream stream(loop_, pair.ours);
   char data[65536];
+  // Small pieces for a while: the socket's receive becomes multishot.
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_EQ(::write(pair.peer, "ping", 4), 4);
+    std::size_t got = 0;
+    ASSERT_TRUE(run_until(loop_, [&] {
+      IoResult r = stream.read_some(data, sizeof(data));
+      if (r.status == Io::done) got += r.bytes;
+      return got == 4;
+    }));
+  }
   EXPECT_EQ(stream.read_some(data, 1).status, Io::want_read);  // arms a receive; then nothing reads
   // The peer writes small pieces (as a chatty client does) for as long as
   // the socket takes them. A receive that went on after the reader paused
