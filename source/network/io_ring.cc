@@ -576,9 +576,8 @@ void RingSocket::adapt_to(std::size_t received) {
 
 void RingSocket::keep_input() {
   if (in_buffer_ < 0) return;
-  kept_.erase(0, kept_at_);
+  kept_.assign(ring_.buffer(in_buffer_) + in_at_, in_end_ - in_at_);  // empty until now: input is in one place
   kept_at_ = 0;
-  kept_.append(ring_.buffer(in_buffer_) + in_at_, in_end_ - in_at_);
   release_input();
   stop_receiving();
 }

@@ -5,10 +5,10 @@
 // a time; once its data has come in small pieces for a while its receive,
 // once armed, stays armed (multishot) as long as its reader keeps up, until
 // bulk data comes (which a reader may rather splice than have copied out of
-// the socket). Each arrival takes a buffer
-// from a ring shared by the worker's sockets only when data comes, so an
-// idle socket holds none; a send goes from a buffer the socket holds only
-// while its bytes are unsent. Sockets keep the readiness interface
+// the socket). Each arrival takes a buffer from a ring shared by the
+// worker's sockets only when data comes, so an idle socket holds none; a
+// send goes from a buffer the socket holds only while its bytes are
+// unsent. Sockets keep the readiness interface
 // of the rest of the loop: an operation that cannot finish now returns
 // -EAGAIN, and its completion reaches the socket's watcher as an event
 // (EPOLLIN, EPOLLOUT, EPOLLERR).
@@ -96,16 +96,16 @@ class RingSocket {
 
   IoRing& ring_;
   int fd_;
-  int file_slot_ = -1;                // in the ring's registered files; -1: none
+  int file_slot_ = -1;           // in the ring's registered files; -1: none
   EventLoop::Watcher* watcher_;  // null once closed
-  unsigned receive_size_;         // what one receive at a time takes at most
-  bool multishot_ = false;        // the next receive armed is multishot
-  uint8_t small_in_a_row_ = 0;    // receives in a row that brought little
+  unsigned receive_size_;        // what one receive at a time takes at most
+  bool multishot_ = false;       // the next receive armed is multishot
+  uint8_t small_in_a_row_ = 0;   // receives in a row that brought little
   uint8_t in_flight_ = 0;        // one bit per Kind
   int error_ = 0;                // sticky: the first failure of a receive or send
   bool at_end_ = false;
   bool write_shut_ = false;        // shutdown_write() was called
-  bool shutdown_pending_ = false;   // ... and waits for the output to go
+  bool shutdown_pending_ = false;  // ... and waits for the output to go
   bool writer_waiting_ = false;  // tell the watcher when the output has gone
   bool starved_ = false;         // a receive found no buffer: armed again when one is back
   bool cancelling_ = false;      // the armed receive is being stopped
@@ -178,8 +178,8 @@ class IoRing {
   unsigned free_buffers_ = kBuffers;  // in the buffer ring, for the kernel to pick
   std::vector<RingSocket*> holding_;  // took a ring buffer this round
   std::vector<std::unique_ptr<char[]>> idle_outputs_;
-  unsigned file_slots_ = 0;       // registered file table size (0: none)
-  unsigned next_file_slot_ = 0;   // slots from here on never used yet
+  unsigned file_slots_ = 0;      // registered file table size (0: none)
+  unsigned next_file_slot_ = 0;  // slots from here on never used yet
   std::vector<int> free_file_slots_;
   std::unordered_set<RingSocket*> closed_;  // owned: closed, operations still in flight
   std::vector<RingSocket*> retired_;        // owned: done, freed after the next submission
