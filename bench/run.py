@@ -470,6 +470,9 @@ def main():
     parser.add_argument("--idle-connections", type=int, default=9800)
     parser.add_argument("--quick", action="store_true", help="3 s runs, 2,000 idle connections")
     parser.add_argument("--no-build", action="store_true")
+    parser.add_argument("--echo-batch", action="store_true",
+                        help="the echo upstream answers each burst of frames in one write (wsecho --batch), "
+                             "not each message in its own")
     parser.add_argument("--baseline", help="another wsproxy binary (an earlier build), measured as target 'baseline'")
     parser.add_argument("--repeat", type=int, default=1,
                         help="measure every target this many times, interleaved; report the median run")
@@ -501,10 +504,11 @@ def main():
             sys.exit(f"{tool} is not installed: apt-get install nginx-light haproxy")
     work = tempfile.mkdtemp(prefix="wsbench-")
     certs = Certs(work)
-    echo = subprocess.Popen([WSECHO, "--port", "0", "--threads", "1"], stdout=subprocess.PIPE, text=True)
+    echo_mode = ["--batch"] if options.echo_batch else []
+    echo = subprocess.Popen([WSECHO, "--port", "0", "--threads", "1", *echo_mode], stdout=subprocess.PIPE, text=True)
     echo_port = int(re.search(r":(\d+)$", echo.stdout.readline().strip()).group(1))
     echo_tls = subprocess.Popen([WSECHO, "--port", "0", "--threads", "1", "--tls-cert", certs.cert,
-                                 "--tls-key", certs.key], stdout=subprocess.PIPE, text=True)
+                                 "--tls-key", certs.key, *echo_mode], stdout=subprocess.PIPE, text=True)
     echo_tls_port = int(re.search(r":(\d+)$", echo_tls.stdout.readline().strip()).group(1))
     rows = []
     try:
