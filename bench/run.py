@@ -21,6 +21,9 @@ HAProxy and to direct, and a PNG plot.
   /usr/bin/python3 bench/run.py --quick            # shorter runs, fewer idle connections
   /usr/bin/python3 bench/run.py --scenarios throughput --targets wsproxy,nginx --workers 1
 
+--echo-batch: the echo upstream answers each burst of frames in one write
+(wsecho --batch) instead of one write per message.
+
 A change's before and after, in one run, three times over (each figure is
 the run with the median CPU figure): build the earlier commit, copy its
 bazel-bin/source/server/wsproxy somewhere, then
@@ -490,6 +493,8 @@ def main():
     options.transports = options.transports.split(",")
     started = datetime.datetime.utcnow()
     out = options.out or os.path.join(REPO, "bench", "results", f"{started:%Y-%m-%d}.md")
+    if not out.endswith(".md"):
+        out += ".md"  # the table; the rows go next to it as .json, the plot as .png
     if not options.no_build:
         subprocess.run(["bash", os.path.join(REPO, "tools", "bazel.sh"), "build", "//:wsproxy",
                         "//tools/bench:wsbench", "//tools/bench:wsecho"], check=True, cwd=REPO)
