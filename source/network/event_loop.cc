@@ -39,6 +39,10 @@ EventLoop::EventLoop(bool io_uring)
   checked(epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &event), "epoll_ctl");
 }
 
+void EventLoop::count_bytes_dropped_at_close(stats::Counter& counter) {
+  if (ring_) ring_->count_bytes_dropped_at_close(counter);
+}
+
 EventLoop::~EventLoop() {
   // What the queued work holds may in turn post tasks or arm and cancel
   // timers as it is destroyed: repeat until nothing is left.

@@ -25,6 +25,10 @@
 #include <mutex>
 #include <vector>
 
+namespace wsproxy::stats {
+class Counter;
+}
+
 namespace wsproxy::network {
 
 class Timer;
@@ -52,6 +56,12 @@ class EventLoop {
   ~EventLoop();
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
+
+  // Counts in `counter` the bytes that sockets closed with output still
+  // pending never got out (their peer took none of them for 10 s, or
+  // failed). Only the io_uring keeps such output: on epoll it is in the
+  // kernel's socket buffer when the socket closes.
+  void count_bytes_dropped_at_close(stats::Counter& counter);
 
   // Watches `fd` for `watcher`; false (errno set) if epoll refuses it.
   bool add(int fd, Watcher* watcher);

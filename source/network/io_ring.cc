@@ -17,6 +17,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "source/stats/stats.h"
+
 namespace wsproxy::network {
 namespace {
 
@@ -513,6 +515,9 @@ void RingSocket::complete_send(int result) {
       error_ = 0;
       submit_send();
       if (in_flight_ & (1u << kSend)) return;
+    }
+    if (lingering_ && out_at_ < out_end_ && ring_.bytes_dropped_at_close_ != nullptr) {
+      ring_.bytes_dropped_at_close_->inc(out_end_ - out_at_);
     }
     out_at_ = out_sending_ = out_end_ = 0;
     ring_.release_output(std::move(out_));

@@ -148,6 +148,8 @@ class IoRing {
   void stop();
   // Operations waiting to be submitted or in flight.
   bool busy() const;
+  // See EventLoop::count_bytes_dropped_at_close.
+  void count_bytes_dropped_at_close(stats::Counter& counter) { bytes_dropped_at_close_ = &counter; }
   // Submits what is prepared, waits up to `timeout_ms` (-1: no limit, 0:
   // not at all) for a completion or for `epoll_fd` to become readable, and
   // hands the completions to their sockets. True if `epoll_fd` is readable.
@@ -184,6 +186,7 @@ class IoRing {
   std::unordered_set<RingSocket*> closed_;  // owned: closed, operations still in flight
   std::vector<RingSocket*> retired_;        // owned: done, freed after the next submission
   std::size_t in_flight_ = 0;
+  stats::Counter* bytes_dropped_at_close_ = nullptr;
   bool epoll_polled_ = false;
   bool started_ = false, stopped_ = false;
 };

@@ -126,8 +126,10 @@ int Server::run() {
               ") allows; accepts will fail past that");
   }
 
+  stats::Counter& bytes_dropped_at_close = store_.counter("server.bytes_dropped_at_close");
   for (std::size_t i = 0; i < options_.concurrency; ++i) {
-    workers_.push_back(std::make_unique<Worker>(i + 1, options_.io_uring, *access_log_, limits_));
+    workers_.push_back(
+        std::make_unique<Worker>(i + 1, options_.io_uring, *access_log_, limits_, bytes_dropped_at_close));
   }
   const auto& protos = snapshot->config.bootstrap.listeners();
   for (std::size_t l = 0; l < snapshot->listeners.size(); ++l) {

@@ -10,10 +10,13 @@
 
 namespace wsproxy::server {
 
-Worker::Worker(std::size_t index, bool io_uring, proxy::AccessLog& access_log, proxy::ProcessLimits& limits)
+Worker::Worker(std::size_t index, bool io_uring, proxy::AccessLog& access_log, proxy::ProcessLimits& limits,
+               stats::Counter& bytes_dropped_at_close)
     : index_(index),
       loop_(std::make_unique<network::EventLoop>(io_uring)),
-      context_(*loop_, access_log, limits) {}
+      context_(*loop_, access_log, limits) {
+  loop_->count_bytes_dropped_at_close(bytes_dropped_at_close);
+}
 
 Worker::~Worker() {
   join();

@@ -21,9 +21,10 @@ namespace wsproxy::server {
 
 class Worker {
  public:
-  // `index` starts at 1 (0 is the main thread's stats shard). `io_uring`:
-  // see EventLoop.
-  Worker(std::size_t index, bool io_uring, proxy::AccessLog& access_log, proxy::ProcessLimits& limits);
+  // `index` starts at 1 (0 is the main thread's stats shard). `io_uring`
+  // and `bytes_dropped_at_close`: see EventLoop.
+  Worker(std::size_t index, bool io_uring, proxy::AccessLog& access_log, proxy::ProcessLimits& limits,
+         stats::Counter& bytes_dropped_at_close);
   ~Worker();
 
   // Runs the thread.

@@ -128,6 +128,7 @@ class InfoStatsConfigTest(AdminTestCase):
             self.assertEqual(values["listener.public.downstream_cx_active"], 0)
             self.assertEqual(values["cluster.echo.upstream_cx_total"], 1)
             self.assertEqual(values["cluster.echo.upstream_cx_connect_fail"], 0)
+            self.assertEqual(values["server.bytes_dropped_at_close"], 0)  # every byte reached its peer
             self.assertEqual(histograms["listener.public.downstream_upgrade_ms"].count, 1)
             self.assertGreater(histograms["listener.public.downstream_upgrade_ms"].p50, 0)
             self.assertEqual(histograms["cluster.echo.upstream_handshake_ms"].count, 1)

@@ -2,7 +2,8 @@
 // readiness interface kept (a read that finds nothing arms a receive and
 // the completion wakes the reader), writes taken into the socket's send
 // buffer and sent in order, backpressure when it is full, bytes written
-// before a close still delivered (also when the socket is full then), end
+// before a close still delivered (also when the socket is full then, and
+// counted as dropped if the peer takes nothing for 10 s), end
 // of stream and resets, readers that leave bytes behind not holding the
 // shared buffers (and receives starved of one served once they come
 // back), file slots recycled as sockets close and open, and splicing
@@ -26,6 +27,7 @@
 
 #include "gtest/gtest.h"
 #include "source/network/stream.h"
+#include "source/stats/stats.h"
 
 namespace wsproxy::network {
 namespace {
@@ -42,9 +44,10 @@ void run_round(EventLoop& loop) {
   loop.run();
 }
 
-// Runs the loop in short rounds until `done` holds or 5 s have passed.
-bool run_until(EventLoop& loop, const std::function<bool()>& done) {
-  auto deadline = steady_clock::now() + std::chrono::seconds(5);
+// Runs the loop in short rounds until `done` holds or `limit` has passed.
+bool run_until(EventLoop& loop, const std::function<bool()>& done,
+               std::chrono::seconds limit = std::chrono::seconds(5)) {
+  auto deadline = steady_clock::now() + limit;
   while (!done()) {
     if (steady_clock::now() > deadline) return false;
     run_round(loop);
@@ -209,6 +212,31 @@ TEST_F(IoRingTest, ASocketClosedWhileFullSendsWhatItTookOnceThePeerReads) {
   ASSERT_TRUE(read_to_end(loop_, pair.peer, got));
   EXPECT_EQ(got.size(), written.size());
   EXPECT_TRUE(got == written);
+}
+
+TEST_F(IoRingTest, WhatASocketClosedWhileFullStillHoldsAfter10SecondsOfAPeerTakingNothingIsCountedAsDropped) {
+  stats::Counter dropped(1);
+  loop_.count_bytes_dropped_at_close(dropped);
+  Pair pair;
+  int small = 4096;
+  ASSERT_EQ(setsockopt(pair.peer, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+  ASSERT_EQ(setsockopt(pair.ours, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+  auto stream = std::make_unique<Stream>(loop_, pair.ours);
+  std::string block(1000, 'x');
+  std::size_t written = 0;
+  for (int rounds = 0; rounds < 1000; ++rounds) {
+    IoResult r = stream->write_some(block.data(), block.size());
+    if (r.status == Io::want_write) break;
+    ASSERT_EQ(r.status, Io::done);
+    written += r.bytes;
+    if (rounds % 8 == 7) run_round(loop_);
+  }
+  stream.reset();  // closed with its send buffer full; the peer reads nothing
+  ASSERT_TRUE(run_until(loop_, [&] { return dropped.value() > 0; }, std::chrono::seconds(30)));
+  // What the kernel had taken still reaches the peer; the rest is counted.
+  std::string got = drain(pair.peer);
+  EXPECT_GT(got.size(), 0u);
+  EXPECT_EQ(got.size() + dropped.value(), written);
 }
 
 TEST_F(IoRingTest, SocketsOpenedAsOthersCloseReuseTheirFileSlotsAndCarryOnlyTheirOwnBytes) {
