@@ -273,7 +273,11 @@ int main(int argc, char** argv) {
       o.batch = true;
       continue;
     }
-    std::string value = i + 1 < argc ? argv[++i] : "";
+    if (i + 1 == argc) {
+      std::fprintf(stderr, "wsecho: %s needs a value\n", flag.c_str());
+      return 2;
+    }
+    std::string value = argv[++i];
     if (flag == "--address") o.address = value;
     else if (flag == "--port") o.port = static_cast<unsigned short>(std::atoi(value.c_str()));
     else if (flag == "--threads") o.threads = static_cast<unsigned>(std::atoi(value.c_str()));
